@@ -1,0 +1,115 @@
+"""LightningModule that trains SentimentNet with BCE-with-logits and Adam.
+
+Used through train.py (LightningCLI); the constructor arguments are the `model:`
+section of the config. Logs `train/loss`, `train/acc`, `{val,test}/{loss,acc,f1,auroc}`.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+from torchmetrics import MetricCollection
+from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
+
+from data.text_encoding import ConfigError
+from model.network import Pooling, SentimentNet, SentimentNetConfig
+
+Scheduler = Literal["none", "onecycle", "cosine"]
+
+
+class SentimentClassifier(L.LightningModule):
+    def __init__(
+        self,
+        vocab_size: int = 20000,
+        embedding_dim: int = 128,
+        gru_hidden: int = 64,
+        lstm_hidden: int = 64,
+        bidirectional: bool = True,
+        dropout: float = 0.3,
+        pooling: Pooling = "meanmax",
+        lr: float = 2e-3,
+        weight_decay: float = 0.0,
+        scheduler: Scheduler = "none",
+    ) -> None:
+        """
+        Args:
+            vocab_size: embedding rows; linked from data.vocab_size by train.py.
+            embedding_dim: width of the word vectors.
+            gru_hidden: GRU units per direction.
+            lstm_hidden: LSTM units per direction.
+            bidirectional: run both recurrent layers in both directions.
+            dropout: on the embeddings and before the head.
+            pooling: `last` (final states) or `meanmax` (mean and max over time).
+            lr: Adam learning rate (the peak rate with a scheduler).
+            weight_decay: AdamW-style decoupled weight decay (0 = plain Adam).
+            scheduler: none, onecycle (warm-up then anneal) or cosine, stepped per batch.
+        """
+        super().__init__()
+        if lr <= 0:
+            raise ConfigError(f"model.lr must be positive, got {lr!r}")
+        if weight_decay < 0:
+            raise ConfigError(f"model.weight_decay must be >= 0, got {weight_decay!r}")
+        self.save_hyperparameters()
+        try:
+            self.net_config = SentimentNetConfig(
+                vocab_size=vocab_size, embedding_dim=embedding_dim, gru_hidden=gru_hidden, lstm_hidden=lstm_hidden,
+                bidirectional=bidirectional, dropout=dropout, pooling=pooling,
+            )
+        except ValueError as error:
+            raise ConfigError(str(error)) from None
+        self.net = SentimentNet(self.net_config)
+        metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
+        self.train_acc = BinaryAccuracy()
+        self.val_metrics = metrics.clone(prefix="val/")
+        self.test_metrics = metrics.clone(prefix="test/")
+        # Kept for the PR curve and confusion matrix that train.py logs after testing.
+        self.test_scores: list[torch.Tensor] = []
+        self.test_labels: list[torch.Tensor] = []
+
+    def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        return self.net(input_ids, lengths)
+
+    def _step(self, batch: dict, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
+        logits = self(batch["input_ids"], batch["lengths"])
+        loss = F.binary_cross_entropy_with_logits(logits.float(), batch["labels"])
+        batch_size = batch["labels"].numel()
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=batch_size, sync_dist=stage != "train")
+        return loss, torch.sigmoid(logits.detach().float())
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        loss, scores = self._step(batch, "train")
+        self.train_acc(scores, batch["labels"].long())
+        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=batch["labels"].numel())
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        _, scores = self._step(batch, "val")
+        self.val_metrics.update(scores, batch["labels"].long())
+        self.log_dict(self.val_metrics, batch_size=batch["labels"].numel(), prog_bar=True)
+
+    def on_test_epoch_start(self) -> None:
+        self.test_scores, self.test_labels = [], []
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        _, scores = self._step(batch, "test")
+        labels = batch["labels"].long()
+        self.test_metrics.update(scores, labels)
+        self.log_dict(self.test_metrics, batch_size=labels.numel())
+        self.test_scores.append(scores.cpu())
+        self.test_labels.append(labels.cpu())
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        optimizer_cls = torch.optim.AdamW if hp.weight_decay > 0 else torch.optim.Adam
+        optimizer = optimizer_cls(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "none":
+            return optimizer
+        total = self.trainer.estimated_stepping_batches
+        if hp.scheduler == "onecycle":
+            scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=hp.lr, total_steps=total, pct_start=0.1)
+        else:
+            scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}

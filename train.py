@@ -1,0 +1,111 @@
+"""Train, test and export the IMDB sentiment model (LightningCLI).
+
+    python train.py fit --config config/default.yaml --data.dataset ../shared/imdb
+    python train.py fit --config config/default.yaml --trainer.max_epochs 3 --model.pooling last
+    python train.py fit --config config/default.yaml --ckpt_path last          # resume
+    python train.py test --config config/default.yaml --ckpt_path runs/imdb/version_0/checkpoints/last.ckpt
+    python train.py fit --config config/default.yaml --trainer.accelerator cpu --trainer.devices 2 --trainer.strategy ddp
+    python train.py fit --print_config > my.yaml
+
+After `fit`, the best checkpoint (by val/acc) is tested and the run folder
+(`<log_dir>`) receives `metrics.json` and `export/`: what serving needs
+(network.pt, tokenizer.json, model_config.json).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Literal
+
+import torch
+from lightning.pytorch.callbacks import ModelCheckpoint
+from lightning.pytorch.cli import LightningCLI
+
+from data.imdb_datamodule import IMDBDataModule
+from data.text_encoding import ConfigError
+from model.export import save_export
+from model.lit_module import SentimentClassifier
+
+
+class SentimentCLI(LightningCLI):
+    def add_arguments_to_parser(self, parser) -> None:
+        # The tokenizer's vocabulary size is the embedding's row count: typed once, under data.
+        parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="parse")
+        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.set_defaults(
+            {
+                "checkpoint.monitor": "val/acc",
+                "checkpoint.mode": "max",
+                "checkpoint.save_last": True,
+                "checkpoint.filename": "epoch{epoch:02d}-val_acc{val/acc:.4f}",
+                "checkpoint.auto_insert_metric_name": False,
+            }
+        )
+        parser.add_argument("--export_dtype", type=Literal["float32", "float16"], default="float32", help="dtype of the weights in export/")
+
+    def after_fit(self) -> None:
+        trainer = self.trainer
+        if trainer.fast_dev_run or trainer.interrupted:
+            return
+        ckpt = "best" if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path else None
+        trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
+        if trainer.is_global_zero:
+            log_dir = Path(trainer.log_dir)
+            save_export(
+                log_dir / "export", self.model.net, self.datamodule.tokenizer_path,
+                self.datamodule.preprocessing_config(), weights_dtype=self.config[self.config.subcommand].export_dtype,
+            )
+            print(f"export written to {log_dir / 'export'}")
+
+    def after_test(self) -> None:
+        self._report_test()
+
+    def _report_test(self) -> None:
+        trainer = self.trainer
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        if not trainer.is_global_zero or not metrics:
+            return
+        log_dir = Path(trainer.log_dir)
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
+        print(f"test metrics written to {log_dir / 'metrics.json'}: {json.dumps(metrics)}")
+        log_test_figures(trainer.logger, self.model, metrics)
+
+
+def log_test_figures(logger, model: SentimentClassifier, metrics: dict) -> None:
+    """PR curve, confusion matrix and the hparams/metrics pairing, for TensorBoard."""
+    experiment = getattr(logger, "experiment", None)
+    if experiment is None or not hasattr(experiment, "add_pr_curve") or not model.test_scores:
+        return
+    scores = torch.cat(model.test_scores)
+    labels = torch.cat(model.test_labels)
+    experiment.add_pr_curve("test/pr_curve", labels, scores, global_step=0)
+    predicted = (scores >= 0.5).long()
+    matrix = [[int(((labels == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
+    experiment.add_text(
+        "test/confusion_matrix",
+        "| true \\ predicted | negative | positive |\n|---|---|---|\n"
+        f"| negative | {matrix[0][0]} | {matrix[0][1]} |\n| positive | {matrix[1][0]} | {matrix[1][1]} |",
+    )
+    logger.log_hyperparams(model.hparams, {f"hp/{k.split('/')[1]}": v for k, v in metrics.items()})
+
+
+def cli_main(args: list[str] | None = None) -> SentimentCLI:
+    try:
+        return SentimentCLI(
+            SentimentClassifier,
+            IMDBDataModule,
+            args=args,
+            save_config_kwargs={"overwrite": True},
+            trainer_defaults={"num_sanity_val_steps": 0},
+        )
+    except ConfigError as error:
+        # Bad config or data: one clear line naming the field, not a traceback.
+        print(f"train.py: error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+if __name__ == "__main__":
+    cli_main()
