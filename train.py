@@ -51,6 +51,7 @@ class SentimentCLI(LightningCLI):
             return
         ckpt = "best" if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path else None
         trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
+        self._report_test()
         if trainer.is_global_zero:
             log_dir = Path(trainer.log_dir)
             save_export(

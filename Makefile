@@ -1,0 +1,33 @@
+# make install   -> .venv with everything (CPU torch 2.13.0)
+# make test      -> the whole test suite, slow tiers included (what CI runs)
+# make test-fast -> the fast tier only (plain `pytest` does the same)
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+DATASET ?= ../shared/imdb
+
+.PHONY: install test test-fast train bench-train clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+test: install
+	$(PY) -m pytest -m "slow or not slow"
+
+test-fast: install
+	$(PY) -m pytest
+
+# The default recipe on the full data (~35 min on 2 CPU cores); see README "Training".
+train: install
+	$(PY) train.py fit --config config/default.yaml --data.dataset $(DATASET)
+
+bench-train: install
+	$(PY) benchmarks/train_throughput.py --dataset $(DATASET)
+
+clean:
+	rm -rf runs lightning_logs .pytest_cache

@@ -1,0 +1,123 @@
+"""Turn one TorchServe request into review texts, or a RequestError that says what is wrong.
+
+Pure Python (no torch), so it is cheap to property-test:
+
+    texts, many = parse_request({"body": b'{"texts": ["Great.", "Awful."]}'})   # (["Great.", "Awful."], True)
+    texts, many = parse_request({"data": "Great film."})                       # (["Great film."], False)
+
+Accepted bodies: text/plain; JSON {"text": "..."}; JSON {"texts": ["...", ...]}.
+TorchServe hands the body over as bytes, str (text/*) or already-decoded JSON
+(application/json); bodies it could not decode arrive as bytes, so every form
+is handled here.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+MAX_TEXT_CHARS = 20_000  # ~8x the longest IMDB review; longer texts are refused, not truncated
+MAX_TEXTS = 64  # reviews in one {"texts": [...]} request
+MAX_BODY_BYTES = MAX_TEXTS * MAX_TEXT_CHARS * 4 + 1024  # what the largest valid request can weigh
+
+
+class RequestError(ValueError):
+    """A bad request: answered with `status` and {"error": message}."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+    def to_json(self) -> dict:
+        return {"error": self.message, "status": self.status}
+
+
+def request_body(request: Any) -> Any:
+    """The payload of one TorchServe request item ({"data": ...} or {"body": ...})."""
+    if isinstance(request, dict):
+        for key in ("data", "body"):
+            if request.get(key) is not None:
+                return request[key]
+        raise RequestError("empty request body: send a review as text/plain, or JSON {\"text\": \"...\"}")
+    return request
+
+
+def parse_request(request: Any, content_type: str | None = None) -> tuple[list[str], bool]:
+    """Return (texts, many): many is True for {"texts": [...]} (answer with a list).
+
+    content_type: the request's Content-Type. application/json must parse as JSON;
+    text/plain is always review text; anything else (curl's default form type,
+    none) is JSON if it looks like a JSON object or array, else text.
+    """
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    body = request_body(request)
+    if isinstance(body, (bytes, bytearray)):
+        if len(body) > MAX_BODY_BYTES:
+            raise RequestError(f"request body of {len(body)} bytes exceeds the {MAX_BODY_BYTES}-byte cap", 413)
+        try:
+            body = bytes(body).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RequestError(f"body is not valid UTF-8 (byte {error.start})") from None
+    if isinstance(body, str) and media_type != "text/plain":
+        body = _maybe_json(body, required=media_type == "application/json")
+    if isinstance(body, str):
+        return [_check_text(body, "body")], False
+    if isinstance(body, dict):
+        return _parse_object(body)
+    raise RequestError(
+        f"JSON body must be an object with \"text\" or \"texts\", got {_json_type(body)}"
+    )
+
+
+def _maybe_json(text: str, required: bool) -> Any:
+    """A body that looks like a JSON object or array must parse as one; anything else is review text."""
+    stripped = text.strip()
+    if not required and not (stripped.startswith(("{", "[")) and stripped.endswith(("}", "]"))):
+        return text
+    try:
+        return json.loads(stripped)
+    except RecursionError:
+        raise RequestError("JSON body is nested too deeply") from None
+    except ValueError as error:
+        raise RequestError(f"malformed JSON: {error}") from None
+
+
+def _parse_object(body: dict) -> tuple[list[str], bool]:
+    keys = set(body)
+    if keys == {"text"}:
+        return [_check_text(body["text"], "text")], False
+    if keys == {"texts"}:
+        texts = body["texts"]
+        if not isinstance(texts, list):
+            raise RequestError(f"\"texts\" must be a list of strings, got {_json_type(texts)}")
+        if not texts:
+            raise RequestError("\"texts\" is empty: send at least one review")
+        if len(texts) > MAX_TEXTS:
+            raise RequestError(f"\"texts\" has {len(texts)} reviews; at most {MAX_TEXTS} per request", 413)
+        return [_check_text(t, f"texts[{i}]") for i, t in enumerate(texts)], True
+    if "text" in keys and "texts" in keys:
+        raise RequestError("send either \"text\" or \"texts\", not both")
+    unknown = sorted(keys - {"text", "texts"})
+    if "text" in keys or "texts" in keys:
+        raise RequestError(f"unexpected key(s) {unknown[:5]}: only \"text\" or \"texts\" are accepted")
+    raise RequestError(f"JSON object needs a \"text\" or \"texts\" key, got keys {sorted(map(str, keys))[:5]}")
+
+
+def _check_text(value: Any, where: str) -> str:
+    if not isinstance(value, str):
+        raise RequestError(f"{where} must be a string, got {_json_type(value)}")
+    if len(value) > MAX_TEXT_CHARS:
+        raise RequestError(f"{where} has {len(value)} characters; the cap is {MAX_TEXT_CHARS}", 413)
+    if not value.strip():
+        raise RequestError(f"{where} is empty or only whitespace: send a review")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise RequestError(f"{where} holds an unpaired UTF-16 surrogate, which is not text") from None
+    return value
+
+
+def _json_type(value: Any) -> str:
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)

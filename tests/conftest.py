@@ -1,0 +1,84 @@
+"""Shared fixtures: a tiny IMDB-like dataset in the Hub layout, and a model trained on it."""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+SHARED_IMDB = ROOT.parent / "shared" / "imdb"
+
+POSITIVE = ["wonderful", "great", "moving", "brilliant", "superb", "loved", "excellent", "beautiful"]
+NEGATIVE = ["awful", "dull", "boring", "terrible", "waste", "worst", "bad", "poor"]
+FILLER = ["the", "film", "movie", "plot", "actor", "scene", "was", "and", "a", "story", "it", "<br />", "."]
+
+
+def make_review(rng: random.Random, label: int) -> str:
+    cues = POSITIVE if label else NEGATIVE
+    words = [rng.choice(FILLER) for _ in range(rng.randint(5, 60))]
+    for _ in range(rng.randint(1, 3)):
+        words.insert(rng.randrange(len(words) + 1), rng.choice(cues))
+    return " ".join(words).capitalize()
+
+
+def write_hub_dataset(folder: Path, n_train: int, n_test: int, seed: int = 0, columns=("text", "label")) -> Path:
+    """Parquet shards named like the Hub's (plain_text/<split>-00000-of-00001.parquet)."""
+    import datasets
+
+    rng = random.Random(seed)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    for split, n in (("train", n_train), ("test", n_test)):
+        labels = [i % 2 for i in range(n)]
+        table = datasets.Dataset.from_dict({"text": [make_review(rng, y) for y in labels], "label": labels}, features=features)
+        if tuple(columns) != ("text", "label"):
+            table = table.rename_columns(dict(zip(("text", "label"), columns)))
+        (folder / "plain_text").mkdir(parents=True, exist_ok=True)
+        table.to_parquet(str(folder / "plain_text" / f"{split}-00000-of-00001.parquet"))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_imdb(tmp_path_factory) -> Path:
+    return write_hub_dataset(tmp_path_factory.mktemp("tiny_imdb"), n_train=240, n_test=80)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_caches(tmp_path_factory):
+    """Keep Hugging Face and our encoding caches out of the home folder and the read-only dataset."""
+    cache = tmp_path_factory.mktemp("caches")
+    os.environ.setdefault("HF_DATASETS_CACHE", str(cache / "hf"))
+    os.environ.setdefault("XDG_CACHE_HOME", str(cache / "xdg"))
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    yield
+
+
+def tiny_fit_args(dataset: Path, run_dir: Path, *extra: str) -> list[str]:
+    """train.py arguments for a seconds-long fit on the tiny dataset."""
+    return [
+        "fit", "--config", str(ROOT / "config" / "default.yaml"),
+        "--data.dataset", str(dataset), "--data.vocab_size", "200", "--data.max_length", "48",
+        "--data.batch_size", "16", "--model.embedding_dim", "16", "--model.gru_hidden", "8", "--model.lstm_hidden", "8",
+        "--trainer.max_epochs", "2", "--trainer.logger.init_args.save_dir", str(run_dir),
+        "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
+        *extra,
+    ]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tiny_imdb, tmp_path_factory) -> Path:
+    """A finished fit on the tiny data: its run folder (checkpoints, metrics.json, export/)."""
+    from train import cli_main
+
+    run_dir = tmp_path_factory.mktemp("tiny_run")
+    cli = cli_main(tiny_fit_args(tiny_imdb, run_dir, "--trainer.max_epochs", "4"))
+    return Path(cli.trainer.log_dir)
+
+
+@pytest.fixture(scope="session")
+def tiny_export(tiny_run) -> Path:
+    return tiny_run / "export"
