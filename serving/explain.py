@@ -1,0 +1,87 @@
+"""Word-level explanations: integrated gradients (Captum) on the embedding output.
+
+Ships inside the TorchServe archive (the handler's explain_handle calls it), so it imports
+only torch, captum and our own modules. From Python:
+
+    from model.export import load_export
+    from serving.explain import explain_texts
+    net, encoder, _ = load_export("model_store/artifacts")
+    explain_texts(net, encoder, ["A wonderful, moving film."])
+    # [{"label": "positive", "score": 0.97,
+    #   "tokens": [{"token": "a", "start": 0, "end": 1, "attribution": 0.01}, ...]}]
+
+An attribution is that token's share of logit(review) - logit(all-[PAD] review): positive
+pushes towards "positive". The baseline is the [PAD] embedding (all zeros, padding_idx),
+i.e. "no words at all". `python benchmarks/explain_latency.py` measures time and the
+convergence delta for N_STEPS.
+"""
+
+from __future__ import annotations
+
+import torch
+from captum.attr import IntegratedGradients
+
+from data.text_encoding import PAD_ID, TextEncoder, pad_batch
+from model.network import SentimentNet
+
+# Gauss-Legendre with 24 steps keeps |convergence delta| around 1e-2 of the logit on the real
+# model while one 230-word review takes well under a second (benchmarks/explain_latency.py).
+N_STEPS = 24
+# Rows (review x step) per forward/backward pass: bounds memory for batches of long reviews.
+INTERNAL_BATCH_ROWS = 64
+
+
+def explain_texts(
+    net: SentimentNet, encoder: TextEncoder, texts: list[str], n_steps: int = N_STEPS
+) -> list[dict]:
+    """Prediction and per-token attributions for each text, all texts in one attribution pass."""
+    if not texts:
+        return []
+    attributions, logits, _ = attribute(net, encoder, texts, n_steps)
+    results = []
+    for row, text in enumerate(texts):
+        _, tokens, offsets = encoder.encode_tokens(text)
+        score = float(torch.sigmoid(logits[row]))
+        results.append(
+            {
+                "label": "positive" if score >= 0.5 else "negative",
+                "score": score,
+                "tokens": [
+                    {"token": token, "start": int(start), "end": int(end), "attribution": float(value)}
+                    for token, (start, end), value in zip(tokens, offsets, attributions[row].tolist())
+                ],
+            }
+        )
+    return results
+
+
+def attribute(
+    net: SentimentNet, encoder: TextEncoder, texts: list[str], n_steps: int = N_STEPS
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(per-token attributions (B, T), logits (B,), convergence deltas (B,)); padding columns are 0."""
+    ids = [encoder.encode_tokens(text)[0] for text in texts]
+    device = next(net.parameters()).device
+    was_training = net.training
+    net.eval()  # dropout off, or the attributions are noise
+    # The handler may run under inference_mode/no_grad; integrated gradients need autograd,
+    # and every tensor they touch must be created outside inference mode.
+    try:
+        with torch.inference_mode(False), torch.enable_grad():
+            input_ids, lengths = (t.to(device) for t in pad_batch(ids))
+            embedded = net.embedding(input_ids).detach()
+            baseline = net.embedding(torch.full_like(input_ids, PAD_ID)).detach()
+            ig = IntegratedGradients(net.forward_embedded)
+            attributions, deltas = ig.attribute(
+                embedded,
+                baselines=baseline,
+                additional_forward_args=(lengths,),
+                n_steps=n_steps,
+                method="gausslegendre",
+                internal_batch_size=max(INTERNAL_BATCH_ROWS, len(texts)),
+                return_convergence_delta=True,
+            )
+            with torch.no_grad():
+                logits = net.forward_embedded(embedded, lengths)
+    finally:
+        net.train(was_training)
+    return attributions.sum(dim=-1).detach().cpu(), logits.detach().cpu(), deltas.detach().cpu()
