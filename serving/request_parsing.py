@@ -39,6 +39,15 @@ def request_body(request: Any) -> Any:
         for key in ("data", "body"):
             if request.get(key) is not None:
                 return request[key]
+        if set(request) - {"data", "body"}:
+            # TorchServe splits application/x-www-form-urlencoded bodies (curl --data's default type)
+            # into form fields, mangling "&", "=" and "+": the review cannot be recovered.
+            raise RequestError(
+                "the body arrived as HTML form fields (Content-Type application/x-www-form-urlencoded, "
+                "curl's default for --data): send it as text/plain or application/json, e.g. "
+                "curl -H 'Content-Type: text/plain' --data-binary @review.txt",
+                415,
+            )
         raise RequestError("empty request body: send a review as text/plain, or JSON {\"text\": \"...\"}")
     return request
 
