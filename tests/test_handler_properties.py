@@ -14,7 +14,6 @@ is a randomly initialised network with a small tokenizer: the weights do not mat
 from __future__ import annotations
 
 import json
-import random
 import struct
 from pathlib import Path
 
@@ -24,6 +23,7 @@ from hypothesis import strategies as st
 
 from hostile_inputs import WIRE_BODIES
 from hypothesis_cases import case_counter, examples, report_hypothesis_cases  # noqa: F401
+from random_export import make_random_export
 
 count = case_counter(__name__)
 
@@ -59,19 +59,9 @@ def service(tmp_path_factory):
     from ts.metrics.metric_cache_yaml_impl import MetricsCacheYamlImpl
     from ts.service import Service
 
-    from conftest import make_review
-    from data.text_encoding import train_tokenizer
     from handler import SentimentHandler
-    from model.export import save_export
-    from model.network import SentimentNet, SentimentNetConfig
 
-    folder = tmp_path_factory.mktemp("random_export")
-    rng = random.Random(0)
-    tokenizer = train_tokenizer([make_review(rng, i % 2) for i in range(200)], vocab_size=100)
-    tokenizer.save(str(folder / "source_tokenizer.json"))
-    net = SentimentNet(SentimentNetConfig(vocab_size=100, embedding_dim=8, gru_hidden=4, lstm_hidden=4))
-    model_dir = save_export(folder / "export", net, folder / "source_tokenizer.json", {"max_length": 64, "truncation": "head+tail"})
-
+    model_dir = make_random_export(tmp_path_factory.mktemp("random_export"))
     metrics = MetricsCacheYamlImpl(config_file_path=str(Path(ts.__file__).parent / "configs" / "metrics.yaml"))
     metrics.initialize_cache()
     handler = SentimentHandler()
@@ -88,7 +78,7 @@ def service(tmp_path_factory):
     return service
 
 
-@settings(max_examples=examples(200), deadline=None,
+@settings(max_examples=examples(100), deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(WIRE_BODIES, min_size=1, max_size=8))
 def test_every_request_of_a_batch_gets_its_own_answer(service, batch):

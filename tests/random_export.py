@@ -1,0 +1,29 @@
+"""A serving export in a second: a small tokenizer and a randomly initialised network. Not a test.
+
+    from random_export import make_random_export
+    model_dir = make_random_export(tmp_path)      # network.pt, tokenizer.json, model_config.json
+
+For tests where the weights do not matter (request parsing, archive integrity, load errors).
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+
+def make_random_export(folder: Path, seed: int = 0) -> Path:
+    import torch
+
+    from conftest import make_review
+    from data.text_encoding import train_tokenizer
+    from model.export import save_export
+    from model.network import SentimentNet, SentimentNetConfig
+
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    tokenizer = train_tokenizer([make_review(rng, i % 2) for i in range(200)], vocab_size=100)
+    tokenizer.save(str(folder / "source_tokenizer.json"))
+    torch.manual_seed(seed)
+    net = SentimentNet(SentimentNetConfig(vocab_size=100, embedding_dim=8, gru_hidden=4, lstm_hidden=4))
+    return save_export(folder / "export", net, folder / "source_tokenizer.json", {"max_length": 64, "truncation": "head+tail"})
