@@ -24,7 +24,7 @@ from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
 from data.imdb_datamodule import IMDBDataModule
-from data.text_encoding import ConfigError
+from data.text_encoding import ConfigError, check_encoding_args
 from model.export import save_export
 from model.lit_module import SentimentClassifier
 
@@ -45,6 +45,26 @@ class SentimentCLI(LightningCLI):
         )
         parser.add_argument("--export_dtype", type=Literal["float32", "float16"], default="float32", help="dtype of the weights in export/")
 
+    def before_instantiate_classes(self) -> None:
+        config = self.config[self.config.subcommand]
+        # The model is built before the data module; check the data fields the user typed first,
+        # so an error names data.vocab_size rather than the linked model.vocab_size.
+        check_encoding_args(config.data.vocab_size, config.data.max_length, config.data.truncation)
+        if self.config.subcommand == "fit" and config.ckpt_path == "last":
+            self._continue_last_run(config)
+
+    @staticmethod
+    def _continue_last_run(config) -> None:
+        """`fit --ckpt_path last` continues the newest run that has a last.ckpt, in its own log folder."""
+        logger = config.trainer.logger
+        init_args = getattr(logger, "init_args", None)
+        if init_args is None or init_args.get("version") is not None or "save_dir" not in init_args:
+            return
+        run_root = Path(init_args.save_dir) / (init_args.get("name") or "")
+        candidates = sorted(run_root.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if candidates:
+            init_args.version = candidates[-1].parent.parent.name
+
     def after_fit(self) -> None:
         trainer = self.trainer
         if trainer.fast_dev_run or trainer.interrupted:
@@ -52,8 +72,8 @@ class SentimentCLI(LightningCLI):
         ckpt = "best" if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path else None
         trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
         self._report_test()
+        log_dir = Path(trainer.log_dir)  # a collective under DDP: every rank must ask
         if trainer.is_global_zero:
-            log_dir = Path(trainer.log_dir)
             save_export(
                 log_dir / "export", self.model.net, self.datamodule.tokenizer_path,
                 self.datamodule.preprocessing_config(), weights_dtype=self.config[self.config.subcommand].export_dtype,
@@ -66,9 +86,9 @@ class SentimentCLI(LightningCLI):
     def _report_test(self) -> None:
         trainer = self.trainer
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
+        log_dir = Path(trainer.log_dir)  # a collective under DDP: every rank must ask
         if not trainer.is_global_zero or not metrics:
             return
-        log_dir = Path(trainer.log_dir)
         log_dir.mkdir(parents=True, exist_ok=True)
         (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         print(f"test metrics written to {log_dir / 'metrics.json'}: {json.dumps(metrics)}")

@@ -115,6 +115,8 @@ class IMDBDataModule(L.LightningDataModule):
     # -- one-time work (rank 0) ------------------------------------------------------------
 
     def prepare_data(self) -> None:
+        """Train the tokenizer on the training rows and encode every split into the cache.
+        Encoding the test split here is caching only: fit never reads it."""
         raw = self._load_splits()
         tokenizer_path = self._tokenizer_cache_path(raw["train"])
         if not tokenizer_path.exists():
@@ -127,12 +129,17 @@ class IMDBDataModule(L.LightningDataModule):
             self._encode(name, split, tokenizer_path)
 
     def setup(self, stage: Optional[str] = None) -> None:
-        if self.splits:
+        # fit/validate read train and val only; the test split is read by test (and predict) alone.
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}.get(
+            stage or "", ("train", "val", "test")
+        )
+        wanted = [name for name in wanted if name not in self.splits]
+        if not wanted:
             return
         raw = self._load_splits()
         self.tokenizer_path = self._tokenizer_cache_path(raw["train"])
-        for name, split in raw.items():
-            encoded = self._encode(name, split, self.tokenizer_path)
+        for name in wanted:
+            encoded = self._encode(name, raw[name], self.tokenizer_path)
             ids = [np.asarray(x, dtype=np.int64) for x in encoded["input_ids"]]
             self.splits[name] = EncodedReviews(ids, np.asarray(encoded["label"], dtype=np.int64))
 

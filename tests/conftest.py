@@ -63,6 +63,7 @@ def tiny_fit_args(dataset: Path, run_dir: Path, *extra: str) -> list[str]:
         "fit", "--config", str(ROOT / "config" / "default.yaml"),
         "--data.dataset", str(dataset), "--data.vocab_size", "200", "--data.max_length", "48",
         "--data.batch_size", "16", "--model.embedding_dim", "16", "--model.gru_hidden", "8", "--model.lstm_hidden", "8",
+        "--model.lr", "0.02", "--model.dropout", "0.0",
         "--trainer.max_epochs", "2", "--trainer.logger.init_args.save_dir", str(run_dir),
         "--trainer.enable_progress_bar", "false", "--trainer.enable_model_summary", "false",
         *extra,
