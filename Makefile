@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASET ?= ../shared/imdb
 
-.PHONY: install test test-fast train bench-train clean
+.PHONY: install test test-fast train bench-train clean web bench-explain
 
 install: $(VENV)/.installed
 
@@ -31,3 +31,13 @@ bench-train: install
 
 clean:
 	rm -rf runs lightning_logs .pytest_cache
+
+# --- web page (README "Web page"); needs `make serve` running in another terminal ---
+WEB_PORT ?= 8090
+ARTIFACTS ?= model_store/artifacts
+
+web: install
+	$(PY) web/server.py --port $(WEB_PORT)
+
+bench-explain: install
+	$(PY) benchmarks/explain_latency.py --artifacts $(ARTIFACTS)
