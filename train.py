@@ -7,9 +7,9 @@
     python train.py fit --config config/default.yaml --trainer.accelerator cpu --trainer.devices 2 --trainer.strategy ddp
     python train.py fit --print_config > my.yaml
 
-After `fit`, the best checkpoint (by val/acc) is tested and the run folder
-(`<log_dir>`) receives `metrics.json` and `export/`: what serving needs
-(network.pt, tokenizer.json, model_config.json).
+After `fit`, the best checkpoint (by val/acc) is tested; after `fit` or `test`
+the run folder (`<log_dir>`) receives `metrics.json` and `export/`: what
+serving needs (network.pt, tokenizer.json, model_config.json).
 """
 
 from __future__ import annotations
@@ -71,19 +71,13 @@ class SentimentCLI(LightningCLI):
             return
         ckpt = "best" if trainer.checkpoint_callback and trainer.checkpoint_callback.best_model_path else None
         trainer.test(self.model, datamodule=self.datamodule, ckpt_path=ckpt)
-        self._report_test()
-        log_dir = Path(trainer.log_dir)  # a collective under DDP: every rank must ask
-        if trainer.is_global_zero:
-            save_export(
-                log_dir / "export", self.model.net, self.datamodule.tokenizer_path,
-                self.datamodule.preprocessing_config(), weights_dtype=self.config[self.config.subcommand].export_dtype,
-            )
-            print(f"export written to {log_dir / 'export'}")
+        self._write_run_outputs()
 
     def after_test(self) -> None:
-        self._report_test()
+        self._write_run_outputs()
 
-    def _report_test(self) -> None:
+    def _write_run_outputs(self) -> None:
+        """metrics.json, TensorBoard test figures and export/ of the model just tested."""
         trainer = self.trainer
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if k.startswith("test/")}
         log_dir = Path(trainer.log_dir)  # a collective under DDP: every rank must ask
@@ -93,6 +87,11 @@ class SentimentCLI(LightningCLI):
         (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         print(f"test metrics written to {log_dir / 'metrics.json'}: {json.dumps(metrics)}")
         log_test_figures(trainer.logger, self.model, metrics)
+        save_export(
+            log_dir / "export", self.model.net, self.datamodule.tokenizer_path,
+            self.datamodule.preprocessing_config(), weights_dtype=self.config[self.config.subcommand].export_dtype,
+        )
+        print(f"export written to {log_dir / 'export'}")
 
 
 def log_test_figures(logger, model: SentimentClassifier, metrics: dict) -> None:
