@@ -2,6 +2,7 @@
 
     from random_export import make_random_export
     model_dir = make_random_export(tmp_path)      # network.pt, tokenizer.json, model_config.json
+    mar = make_random_mar(tmp_path)               # a sentiment.mar around it
 
 For tests where the weights do not matter (request parsing, archive integrity, load errors).
 """
@@ -27,3 +28,15 @@ def make_random_export(folder: Path, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     net = SentimentNet(SentimentNetConfig(vocab_size=100, embedding_dim=8, gru_hidden=4, lstm_hidden=4))
     return save_export(folder / "export", net, folder / "source_tokenizer.json", {"max_length": 64, "truncation": "head+tail"})
+
+
+def make_random_mar(folder: Path, seed: int = 0) -> Path:
+    """sentiment.mar (handler, code, random export) built by scripts/build_archive.py, as `make archive` does."""
+    import sys
+
+    from conftest import ROOT
+
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_archive import build
+
+    return build(make_random_export(folder / "random", seed), folder / "mar")
