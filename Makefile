@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASET ?= ../shared/imdb
 
-.PHONY: install test test-fast train bench-train clean web bench-explain
+.PHONY: install test test-fast train bench-train clean archive serve stop bench-serve web bench-explain
 
 install: $(VENV)/.installed
 
@@ -32,9 +32,29 @@ bench-train: install
 clean:
 	rm -rf runs lightning_logs .pytest_cache
 
+# --- serving (README "Serving") ---
+ARTIFACTS ?= model_store/artifacts
+MAR := model_store/sentiment.mar
+SERVE_SOURCES := handler.py scripts/build_archive.py serving/archive-requirements.txt serving/request_parsing.py \
+	$(wildcard serving/explain.py) model/network.py model/export.py data/text_encoding.py
+TOKEN_AUTH ?= on
+
+archive: $(MAR)
+
+$(MAR): $(SERVE_SOURCES) $(wildcard $(ARTIFACTS)/*) | install
+	$(PY) scripts/build_archive.py --artifacts $(ARTIFACTS) --out model_store
+
+serve: $(MAR)
+	$(PY) scripts/serve.py start $(if $(filter off,$(TOKEN_AUTH)),--no-token)
+
+stop: install
+	$(PY) scripts/serve.py stop
+
+bench-serve: install
+	$(PY) benchmarks/serving_latency.py
+
 # --- web page (README "Web page"); needs `make serve` running in another terminal ---
 WEB_PORT ?= 8090
-ARTIFACTS ?= model_store/artifacts
 
 web: install
 	$(PY) web/server.py --port $(WEB_PORT)
