@@ -70,9 +70,15 @@ def test_allowed_urls_pattern(url, allowed):
 def server(tmp_path_factory):
     from torchserve_server import running_torchserve
 
-    tmp = tmp_path_factory.mktemp("safe_defaults")
-    with running_torchserve(make_random_mar(tmp), tmp) as live:
-        yield live
+    import shutil
+    import tempfile
+
+    tmp = Path(tempfile.mkdtemp(prefix="ts-"))  # short: worker socket paths are capped (tests/short_tmp.py)
+    try:
+        with running_torchserve(make_random_mar(tmp), tmp) as live:
+            yield live
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def predict(server, token: str | None) -> requests.Response:
