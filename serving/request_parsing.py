@@ -21,6 +21,14 @@ MAX_TEXTS = 64  # reviews in one {"texts": [...]} request
 MAX_BODY_BYTES = MAX_TEXTS * MAX_TEXT_CHARS * 4 + 1024  # what the largest valid request can weigh
 
 
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+FORM_BODY_HINT = (
+    "the body arrived as HTML form fields (Content-Type application/x-www-form-urlencoded, curl's default "
+    "for --data): send it as text/plain or application/json, e.g. "
+    "curl -H 'Content-Type: text/plain' --data-binary @review.txt"
+)
+
+
 class RequestError(ValueError):
     """A bad request: answered with `status` and {"error": message}."""
 
@@ -42,12 +50,7 @@ def request_body(request: Any) -> Any:
         if set(request) - {"data", "body"}:
             # TorchServe splits application/x-www-form-urlencoded bodies (curl --data's default type)
             # into form fields, mangling "&", "=" and "+": the review cannot be recovered.
-            raise RequestError(
-                "the body arrived as HTML form fields (Content-Type application/x-www-form-urlencoded, "
-                "curl's default for --data): send it as text/plain or application/json, e.g. "
-                "curl -H 'Content-Type: text/plain' --data-binary @review.txt",
-                415,
-            )
+            raise RequestError(FORM_BODY_HINT, 415)
         raise RequestError("empty request body: send a review as text/plain, or JSON {\"text\": \"...\"}")
     return request
 
@@ -60,7 +63,13 @@ def parse_request(request: Any, content_type: str | None = None) -> tuple[list[s
     none) is JSON if it looks like a JSON object or array, else text.
     """
     media_type = (content_type or "").split(";")[0].strip().lower()
-    body = request_body(request)
+    try:
+        body = request_body(request)
+    except RequestError:
+        # TorchServe drops form fields without a value, so `curl --data 'Great film'` arrives empty.
+        if media_type in FORM_TYPES:
+            raise RequestError(FORM_BODY_HINT, 415) from None
+        raise
     if isinstance(body, (bytes, bytearray)):
         if len(body) > MAX_BODY_BYTES:
             raise RequestError(f"request body of {len(body)} bytes exceeds the {MAX_BODY_BYTES}-byte cap", 413)

@@ -13,43 +13,7 @@ import torch
 from handler import SentimentHandler
 from model.export import load_export
 from serving.request_parsing import MAX_TEXT_CHARS, MAX_TEXTS
-
-
-class FakeRequest:
-    """TorchServe's RequestProcessor: request headers in, status out."""
-
-    def __init__(self, headers: dict) -> None:
-        self.headers, self.status, self.phrase = headers, 200, None
-
-    def get_request_property(self, key):
-        return self.headers.get(key)
-
-    def report_status(self, code, reason_phrase=None):
-        self.status, self.phrase = code, reason_phrase
-
-
-class FakeMetrics:
-    def add_time(self, *args, **kwargs):
-        pass
-
-
-class FakeContext:
-    """What TorchServe's Context gives a handler: model_dir, manifest, per-request headers and status."""
-
-    def __init__(self, model_dir, headers: list[dict]) -> None:
-        self.system_properties = {"model_dir": str(model_dir), "batch_size": len(headers), "gpu_id": None}
-        self.manifest = {"model": {"modelName": "sentiment", "handler": "handler.py"}}
-        self.metrics = FakeMetrics()
-        self.request_processor = [FakeRequest(h) for h in headers]
-
-    def get_request_header(self, idx, key):
-        return self.request_processor[idx].get_request_property(key)
-
-    def set_response_status(self, code=200, phrase="", idx=0):
-        self.request_processor[idx].report_status(code, phrase)
-
-    def status(self, idx) -> int:
-        return self.request_processor[idx].status
+from tests.handler_context import FakeContext
 
 
 def serve(model_dir, items: list[tuple[object, str | None]], explain: bool = False) -> tuple[list, FakeContext]:

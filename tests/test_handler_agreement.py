@@ -1,0 +1,42 @@
+"""The handler scores real IMDB test reviews exactly as the in-process model does (slow tier).
+
+    .venv/bin/python -m pytest -m slow tests/test_handler_agreement.py
+
+Uses the committed export in model_store/artifacts (the tiny model when it is absent) and
+300 reviews of ../shared/imdb's test split (skipped when the data is absent).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import ROOT, SHARED_IMDB
+from model.export import load_export
+from scripts.evaluate_handler import handler_scores
+
+pytestmark = pytest.mark.slow
+N_REVIEWS = 300
+
+
+@pytest.fixture(scope="module")
+def reviews() -> list[str]:
+    if not SHARED_IMDB.is_dir():
+        pytest.skip(f"no IMDB copy at {SHARED_IMDB}")
+    import datasets
+
+    test = datasets.load_dataset(str(SHARED_IMDB))["test"]
+    return list(test.shuffle(seed=1).select(range(N_REVIEWS))["text"])
+
+
+def test_handler_matches_the_in_process_model(reviews, request):
+    artifacts = ROOT / "model_store" / "artifacts"
+    export = artifacts if (artifacts / "network.pt").is_file() else request.getfixturevalue("tiny_export")
+    net, encoder, _ = load_export(export)
+    with torch.no_grad():
+        # One review at a time in-process, batches of 8 mixed lengths through the handler: padding must not matter.
+        expected = [torch.sigmoid(net(*encoder.batch([r]))).item() for r in reviews]
+    got = handler_scores(export, reviews, batch_size=8)
+    worst = max(abs(a - b) for a, b in zip(got, expected))
+    print(f"max |handler - in-process| over {len(reviews)} reviews: {worst:.2e}")
+    assert worst <= 1e-5

@@ -1,0 +1,106 @@
+"""A real TorchServe on free loopback ports with an archive built from the tiny model (slow tier).
+
+    .venv/bin/python -m pytest -m slow tests/test_serving_integration.py
+"""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+import torch
+
+from model.export import load_export
+from scripts.build_archive import build
+from tests.torchserve_server import running_torchserve
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def server(tiny_export, tmp_path_factory):
+    mar = build(tiny_export, tmp_path_factory.mktemp("mar"))
+    # A longer batch delay than production, so the concurrent test reliably forms batches.
+    overrides = {"models": '{"sentiment": {"1.0": {"defaultVersion": true, "marName": "sentiment.mar", '
+                 '"minWorkers": 1, "maxWorkers": 1, "batchSize": 8, "maxBatchDelay": 50, "responseTimeout": 60}}}'}
+    with running_torchserve(mar, tmp_path_factory.mktemp("ts"), overrides) as running:
+        yield running
+
+
+def post(server, body, content_type="text/plain", path="predictions"):
+    headers = {**server.headers(), "Content-Type": content_type}
+    data = body.encode() if isinstance(body, str) else body
+    return requests.post(f"{server.inference_url}/{path}/sentiment", data=data, headers=headers, timeout=60)
+
+
+def in_process(tiny_export, texts):
+    net, encoder, _ = load_export(tiny_export)
+    with torch.no_grad():
+        return torch.sigmoid(net(*encoder.batch(texts))).tolist()
+
+
+def test_ping_and_token(server):
+    assert requests.get(f"{server.inference_url}/ping", headers=server.headers(), timeout=10).json()["status"] == "Healthy"
+    refused = requests.post(f"{server.inference_url}/predictions/sentiment", data=b"great", timeout=10)
+    assert refused.status_code == 400 and "Token" in refused.json()["message"]
+
+
+def test_single_and_texts(server, tiny_export):
+    one = post(server, "a wonderful and moving film")
+    assert one.status_code == 200 and set(one.json()) == {"label", "score"}
+    many = post(server, '{"texts": ["great superb film", "awful boring waste"]}', "application/json")
+    assert many.status_code == 200
+    expected = in_process(tiny_export, ["a wonderful and moving film", "great superb film", "awful boring waste"])
+    got = [one.json()["score"]] + [r["score"] for r in many.json()]
+    assert got == pytest.approx(expected, abs=1e-5)
+
+
+def test_concurrent_requests_are_batched_and_answered(server, tiny_export):
+    texts = [f"the film was {'great' if i % 2 else 'dull'} and the plot {i}" for i in range(24)]
+    with ThreadPoolExecutor(12) as pool:
+        answers = list(pool.map(lambda t: post(server, t), texts))
+    assert [a.status_code for a in answers] == [200] * len(texts)
+    assert [a.json()["score"] for a in answers] == pytest.approx(in_process(tiny_export, texts), abs=1e-5)
+
+
+BAD = [
+    (b"", "text/plain", 400),
+    (b"   \n ", "text/plain", 400),
+    (b"\xff\xfe\xfd", "text/plain", 400),
+    (b'{"text": ', "application/json", 400),
+    (b'{"text": 7}', "application/json", 400),
+    (b'["a"]', "application/json", 400),
+    (b'{"texts": []}', "application/json", 400),
+    (b'{"texts": [' + b",".join([b'"ok"'] * 65) + b"]}", "application/json", 413),
+    (b"x" * 20_001, "text/plain", 413),
+    (b"great film", "application/x-www-form-urlencoded", 415),
+]
+
+
+def test_bad_inputs_get_4xx_json_and_the_worker_keeps_serving(server):
+    for body, content_type, status in BAD:
+        answer = post(server, body, content_type)
+        assert answer.status_code == status, (body[:40], answer.text)
+        assert answer.json()["error"]
+        assert post(server, "a great film").status_code == 200
+
+
+def test_bad_request_inside_a_batch_fails_alone(server):
+    bodies = [b"great film", b"", b"dull film", b'{"text": ', b"superb"] * 3
+    with ThreadPoolExecutor(len(bodies)) as pool:
+        answers = list(pool.map(lambda b: post(server, b, "application/json" if b.startswith(b"{") else "text/plain"), bodies))
+    assert [a.status_code for a in answers] == [200, 400, 200, 400, 200] * 3
+
+
+def test_explanations(server):
+    pytest.importorskip("serving.explain")
+    answer = post(server, '{"text": "great film"}', "application/json", path="explanations")
+    assert answer.status_code == 200 and "tokens" in answer.json()
+    assert post(server, b"", path="explanations").status_code == 400
+
+
+def test_metrics_in_prometheus_format(server):
+    post(server, "great film")
+    text = requests.get(f"{server.metrics_url}/metrics", timeout=10).text
+    assert "# TYPE" in text and "ts_inference_requests_total" in text
