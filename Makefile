@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASET ?= ../shared/imdb
 
-.PHONY: install test test-fast train bench-train clean archive serve stop bench-serve web bench-explain
+.PHONY: install test test-fast train bench-train clean archive serve stop bench-serve load-test web bench-explain
 
 install: $(VENV)/.installed
 
@@ -43,8 +43,10 @@ archive: $(MAR)
 
 $(MAR): $(SERVE_SOURCES) $(wildcard $(ARTIFACTS)/*) | install
 	$(PY) scripts/build_archive.py --artifacts $(ARTIFACTS) --out model_store
+	$(PY) scripts/archive_digest.py record --mar $(MAR)
 
 serve: $(MAR)
+	$(PY) scripts/archive_digest.py check --mar $(MAR)
 	$(PY) scripts/serve.py start $(if $(filter off,$(TOKEN_AUTH)),--no-token)
 
 stop: install
@@ -52,6 +54,12 @@ stop: install
 
 bench-serve: install
 	$(PY) benchmarks/serving_latency.py
+
+# 20,000 mixed requests from 32 clients against an own loopback server (README "Reliability and security").
+LOAD_REQUESTS ?= 20000
+load-test: $(MAR)
+	mkdir -p runs
+	$(PY) benchmarks/load_test.py --requests $(LOAD_REQUESTS) --mar $(MAR) --out runs/load_test.json
 
 # --- web page (README "Web page"); needs `make serve` running in another terminal ---
 WEB_PORT ?= 8090

@@ -81,7 +81,7 @@ def check(mar: Path) -> str:
     try:
         recorded = json.loads(recorded_path.read_text())
     except (OSError, ValueError) as error:
-        raise DigestError(f"no usable digest record {recorded_path} ({error}); run `make archive` to build and record one") from None
+        raise DigestError(f"no usable digest record {recorded_path} ({error}); rebuild and record it with `make -B archive`") from None
     members = member_digests(mar)
     digest = content_digest(members)
     if digest != recorded.get("content_sha256"):
@@ -90,7 +90,7 @@ def check(mar: Path) -> str:
         raise DigestError(
             f"{mar} does not match {recorded_path.name}: content sha256 {digest[:16]}..., recorded "
             f"{str(recorded.get('content_sha256'))[:16]}...; differing members: {changed[:10]}. "
-            "Refusing to serve it. Rebuild with `make archive` if the change is yours, and commit the new digest."
+            "Refusing to serve it. Rebuild with `make -B archive` if the change is yours, and commit the new digest."
         )
     return digest
 
