@@ -14,7 +14,8 @@ too long a text, form-encoded, 20,000-deep JSON). Reviews come from --reviews (a
 parquet) when present, cut to --max-review-chars (1,200 by default, ~250 tokens: the test is about
 robustness on two shared cores, not latency; benchmarks/serving_latency.py measures that).
 --warmup requests go first and are not counted, so the start RSS is that of a warm worker;
-RSS is also sampled every few seconds during the run (memory_samples).
+RSS is also sampled every few seconds during the run (memory_samples, worker_pids_seen: more than
+one pid means a worker died and was replaced), and answers are counted per minute (timeline).
 Report: requests/s, latency p50/p99/max, counts per status code, unexpected answers per kind,
 5xx, timeouts, connection errors, and the RSS of the frontend and each worker at start and end.
 """
@@ -122,8 +123,10 @@ class MemorySampler(threading.Thread):
 
     def run(self) -> None:
         started = time.monotonic()
+        self.pids_seen: set[str] = set()  # more than one: a worker died and TorchServe started another
         while not self.done.wait(self.every):
             workers = memory(self.frontend_pid).get("workers", {})
+            self.pids_seen |= set(workers)
             self.samples.append([round(time.monotonic() - started), round(sum(workers.values()), 1)])
 
 
@@ -158,9 +161,9 @@ def run_load(url: str, token: str, probes: list[Probe], clients: int, timeout: f
     local = threading.local()
     deadline = time.monotonic() + max_seconds
 
-    def send(probe: Probe) -> tuple[str, float, str | int, bool]:
+    def send(probe: Probe) -> tuple[str, float, str | int, bool, float]:
         if time.monotonic() > deadline:
-            return probe.kind, 0.0, "not_sent", True
+            return probe.kind, 0.0, "not_sent", True, time.monotonic()
         if not hasattr(local, "session"):
             local.session = requests.Session()  # one keep-alive connection per client thread
         session = local.session
@@ -169,17 +172,17 @@ def run_load(url: str, token: str, probes: list[Probe], clients: int, timeout: f
         try:
             response = session.post(endpoint, data=probe.body, headers=headers, timeout=timeout)
         except requests.Timeout:
-            return probe.kind, time.perf_counter() - started, "timeout", False
+            return probe.kind, time.perf_counter() - started, "timeout", False, time.monotonic()
         except requests.RequestException as error:
-            return probe.kind, time.perf_counter() - started, f"error:{type(error).__name__}", False
-        return probe.kind, time.perf_counter() - started, response.status_code, answer_ok(probe, response)
+            return probe.kind, time.perf_counter() - started, f"error:{type(error).__name__}", False, time.monotonic()
+        return probe.kind, time.perf_counter() - started, response.status_code, answer_ok(probe, response), time.monotonic()
 
     with ThreadPoolExecutor(max_workers=clients) as pool:
         warm = list(pool.map(send, warmup))
         memory_start = memory(frontend_pid)
         sampler = MemorySampler(frontend_pid)
         sampler.start()
-        started = time.perf_counter()
+        started, started_monotonic = time.perf_counter(), time.monotonic()
         results = list(pool.map(send, probes))
         elapsed = time.perf_counter() - started
         sampler.done.set()
@@ -205,11 +208,25 @@ def run_load(url: str, token: str, probes: list[Probe], clients: int, timeout: f
         "timeouts": statuses.get("timeout", 0),
         "connection_errors": sum(n for s, n in statuses.items() if s.startswith("error:")),
         "not_sent": statuses.get("not_sent", 0),
-        "warmup": {"requests": len(warm), "unexpected": sum(1 for r in warm if not r[3])},
+        "warmup": {"requests": len(warm), "unexpected": sum(1 for r in warm if not r[3]),
+                   "status_counts": dict(sorted(Counter(str(r[2]) for r in warm).items()))},
         "memory_start": memory_start,
         "memory_end": memory_end,
         "memory_samples": {"every_s": sampler.every, "workers_rss_mib": sampler.samples},
+        "worker_pids_seen": sorted(getattr(sampler, "pids_seen", set())),
+        "timeline": timeline(results, started_monotonic),
     }
+
+
+def timeline(results: list, started: float, window_s: int = 60) -> list[dict]:
+    """Answers per minute by class (2xx, 4xx, 5xx, other): when a run degrades, and whether it recovers."""
+    windows: dict[int, Counter] = {}
+    for _, _, status, _, done in results:
+        if status == "not_sent":
+            continue
+        group = f"{str(status)[0]}xx" if isinstance(status, int) else "other"
+        windows.setdefault(int((done - started) // window_s), Counter())[group] += 1
+    return [{"minute": m, **dict(sorted(c.items()))} for m, c in sorted(windows.items())]
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -239,9 +256,13 @@ def main(argv: list[str] | None = None) -> dict:
         report = run_load(args.url.rstrip("/"), token, probes, args.clients, args.timeout, args.max_seconds,
                           frontend_listening_on(urlparse(args.url).port or 80), warmup)
     else:
+        import signal
         import tempfile
 
         from torchserve_server import running_torchserve
+
+        # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C, so the server we started is stopped, not orphaned.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
         with tempfile.TemporaryDirectory(prefix="load-test-") as tmp, running_torchserve(args.mar, tmp) as server:
             report = run_load(server.inference_url, server.token, probes, args.clients, args.timeout,
