@@ -24,6 +24,7 @@ from figures import record_figure
 from random_export import make_random_mar
 from short_tmp import short_tmp  # noqa: F401
 from torchserve_server import running_torchserve
+from worker_ready import wait_for_worker
 
 pytestmark = pytest.mark.slow
 
@@ -129,12 +130,14 @@ def test_stopped_and_restarted_server_gives_the_same_predictions(mar, short_tmp,
     rng = random.Random(7)
     texts = [make_review(rng, i % 2) for i in range(16)]
     with running_torchserve(mar, short_tmp) as server:
+        wait_for_worker(server.management_url, server.management_token)
         before = scores(server, texts)
         stopping = time.monotonic()
     stopped_s = time.monotonic() - stopping
     starting = time.monotonic()
     with running_torchserve(mar, short_tmp) as server:
-        start_s = time.monotonic() - starting
+        wait_for_worker(server.management_url, server.management_token)
+        start_s = time.monotonic() - starting  # to a READY worker, not only to /ping
         after = scores(server, texts)
     assert len(set(before)) > 1  # distinct scores, so equality means the same model
     assert after == pytest.approx(before, abs=1e-6)
