@@ -141,5 +141,5 @@ def test_stopped_and_restarted_server_gives_the_same_predictions(mar, short_tmp,
         after = scores(server, texts)
     assert len(set(before)) > 1  # distinct scores, so equality means the same model
     assert after == pytest.approx(before, abs=1e-6)
-    record_figure(request, "restart", {"stop_s": round(stopped_s, 1), "start_to_healthy_s": round(start_s, 1),
+    record_figure(request, "restart", {"stop_s": round(stopped_s, 1), "start_to_ready_worker_s": round(start_s, 1),
                                        "texts": len(texts), "max_abs_diff": max(abs(a - b) for a, b in zip(before, after))})
