@@ -10,6 +10,7 @@ a random export: the test checks that the page shows what the server answered, n
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import threading
@@ -108,7 +109,8 @@ def test_page_shows_label_probability_shaded_words_and_readable_errors(browser, 
             assert browser.find_element(By.ID, "label").text.lower() == expected["label"]
             assert browser.find_element(By.ID, "probability").text == f"P(positive) = {100 * expected['score']:.1f}%"
             fill = browser.find_element(By.ID, "bar-fill").get_attribute("style")
-            assert f"{100 * expected['score']:.1f}%" in fill
+            width = float(re.search(r"width:\s*([\d.]+)%", fill).group(1))
+            assert abs(width - 100 * expected["score"]) < 0.1, fill
             words = browser.find_elements(By.CSS_SELECTOR, "#explained .word")
             assert "wonderful" in [w.text.lower() for w in words] and "superb," not in [w.text for w in words]
             shades = {w.value_of_css_property("background-color") for w in words}
