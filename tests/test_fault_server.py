@@ -40,8 +40,15 @@ def mar(tmp_path_factory):
 
 
 def workers(server) -> list[psutil.Process]:
-    frontend = psutil.Process(server.pid)
-    return [p for p in frontend.children(recursive=True) if "model_service_worker" in " ".join(p.cmdline())]
+    """The live worker processes (a killed one stays a zombie until the frontend reaps it)."""
+    found = []
+    for process in psutil.Process(server.pid).children(recursive=True):
+        try:
+            if process.status() != psutil.STATUS_ZOMBIE and "model_service_worker" in " ".join(process.cmdline()):
+                found.append(process)
+        except psutil.Error:
+            pass
+    return found
 
 
 class Load:
