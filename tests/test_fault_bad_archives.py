@@ -71,7 +71,7 @@ def broken_archives(mar: Path, folder: Path) -> dict[str, tuple[Path, str]]:
 def server_and_archives():
     import tempfile
 
-    tmp = Path(tempfile.mkdtemp(prefix="ts-"))  # short: worker socket paths are capped (tests/short_tmp.py)
+    tmp = Path(tempfile.mkdtemp(prefix="ts-"))  # module scope: no tmp_path
     try:
         mar = make_random_mar(tmp / "build")
         broken = broken_archives(mar, tmp)

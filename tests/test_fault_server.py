@@ -22,13 +22,12 @@ import requests
 from conftest import make_review
 from figures import record_figure
 from random_export import make_random_mar
-from short_tmp import short_tmp  # noqa: F401
-from torchserve_server import running_torchserve
+from torchserve_server import running_torchserve, served_batch_size
 from worker_ready import wait_for_worker
 
 pytestmark = pytest.mark.slow
 
-BATCH_SIZE = 8  # config/config.properties models= batchSize
+BATCH_SIZE = served_batch_size()  # config/config.properties, models= batchSize
 CLIENTS = 2 * BATCH_SIZE
 REQUEST_TIMEOUT_S = 60  # as default_response_timeout: anything slower counts as a hang
 MAX_REQUESTS = 5000  # bound on the background load
@@ -91,8 +90,8 @@ class Load:
             return sum(1 for sent, _, status in self.results if sent > moment and status == 200)
 
 
-def test_killed_worker_is_replaced_and_only_the_batch_in_flight_fails(mar, short_tmp, request):
-    with running_torchserve(mar, short_tmp) as server, Load(server) as load:
+def test_killed_worker_is_replaced_and_only_the_batch_in_flight_fails(mar, tmp_path, request):
+    with running_torchserve(mar, tmp_path) as server, Load(server) as load:
         deadline = time.monotonic() + 120
         while load.successes_after(0) < 50:  # warm: requests queued and in flight
             assert time.monotonic() < deadline, load.results[-5:]
@@ -133,16 +132,16 @@ def scores(server, texts: list[str]) -> list[float]:
     return [a["score"] for a in answer.json()]
 
 
-def test_stopped_and_restarted_server_gives_the_same_predictions(mar, short_tmp, request):
+def test_stopped_and_restarted_server_gives_the_same_predictions(mar, tmp_path, request):
     rng = random.Random(7)
     texts = [make_review(rng, i % 2) for i in range(16)]
-    with running_torchserve(mar, short_tmp) as server:
+    with running_torchserve(mar, tmp_path) as server:
         wait_for_worker(server.management_url, server.management_token)
         before = scores(server, texts)
         stopping = time.monotonic()
     stopped_s = time.monotonic() - stopping
     starting = time.monotonic()
-    with running_torchserve(mar, short_tmp) as server:
+    with running_torchserve(mar, tmp_path) as server:
         wait_for_worker(server.management_url, server.management_token)
         start_s = time.monotonic() - starting  # to a READY worker, not only to /ping
         after = scores(server, texts)

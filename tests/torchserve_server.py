@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -85,13 +86,24 @@ def write_config(path: Path, ports: dict[str, int], overrides: dict | None = Non
     return path
 
 
+def served_batch_size(model: str = "sentiment") -> int:
+    """The batchSize that config/config.properties gives the model (its models= JSON)."""
+    entries = re.split(r"(?<!\\)\n", BASE_CONFIG.read_text())
+    (models,) = [e.split("=", 1)[1] for e in entries if e.split("=", 1)[0].strip() == "models"]
+    versions = json.loads(models.replace("\\\n", ""))[model]
+    return next(v["batchSize"] for v in versions.values() if v.get("defaultVersion"))
+
+
 @contextmanager
 def running_torchserve(mar_path: str | os.PathLike, tmp_dir: str | os.PathLike, config_overrides: dict | None = None) -> Iterator[TorchServe]:
     mar_path = Path(mar_path)
     base = Path(tmp_dir) / f"torchserve-{os.getpid()}-{time.monotonic_ns()}"
-    store, work, tmp = base / "model_store", base / "work", base / "tmp"
-    for folder in (store, work, tmp):
+    store, work = base / "model_store", base / "work"
+    for folder in (store, work):
         folder.mkdir(parents=True)
+    # Worker sockets are AF_UNIX paths under TMPDIR, capped at 107 bytes by Linux: under a deep
+    # tmp_dir (pytest's) the worker cannot bind and requests wait forever. Keep TMPDIR short.
+    tmp = Path(tempfile.mkdtemp(prefix="ts-"))
     shutil.copy2(mar_path, store / "sentiment.mar")
     # Worker sockets are numbered from initial_worker_port; a random high base keeps even TCP workers apart.
     names = ["inference", "management", "metrics", "grpc_inference", "grpc_management", "worker"]
@@ -113,6 +125,7 @@ def running_torchserve(mar_path: str | os.PathLike, tmp_dir: str | os.PathLike, 
         yield server
     finally:
         _stop(launcher, env, work)
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _wait_until_ready(launcher, ports, work: Path, tmp: Path, log_dir: Path, overrides: dict) -> TorchServe:
