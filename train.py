@@ -29,11 +29,33 @@ from model.export import save_export
 from model.lit_module import SentimentClassifier
 
 
+class BestAndLastCheckpoint(ModelCheckpoint):
+    """ModelCheckpoint whose last.ckpt follows every epoch.
+
+    Lightning 2.6 rewrites last.ckpt only when it also saved a top-k checkpoint, so after an
+    epoch that did not improve, `--ckpt_path last` would silently go back to the best epoch.
+    """
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        super().on_train_epoch_end(trainer, pl_module)
+        self._save_last_if_missed(trainer)
+
+    def on_validation_end(self, trainer, pl_module) -> None:
+        super().on_validation_end(trainer, pl_module)
+        if not self._should_save_on_train_epoch_end(trainer):
+            self._save_last_if_missed(trainer)
+
+    def _save_last_if_missed(self, trainer) -> None:
+        # _should_skip_saving_checkpoint is also true when this step was saved already.
+        if self.save_last and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
+
 class SentimentCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The tokenizer's vocabulary size is the embedding's row count: typed once, under data.
         parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="parse")
-        parser.add_lightning_class_args(ModelCheckpoint, "checkpoint")
+        parser.add_lightning_class_args(BestAndLastCheckpoint, "checkpoint")
         parser.set_defaults(
             {
                 "checkpoint.monitor": "val/acc",

@@ -35,6 +35,14 @@ def test_export_scores_like_the_trained_module(tiny_run, tiny_imdb):
         assert torch.allclose(module(input_ids, lengths), net(input_ids, lengths), atol=1e-6)
 
 
+def test_last_checkpoint_holds_the_final_epoch(tiny_run):
+    """Also after epochs that did not improve val/acc: resuming continues, it does not go back."""
+    last = torch.load(tiny_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    best = next((tiny_run / "checkpoints").glob("epoch*.ckpt"))
+    assert last["epoch"] == 3 and last["global_step"] == 4 * 14  # 216 training rows in batches of 16
+    assert torch.load(best, map_location="cpu", weights_only=False)["global_step"] <= last["global_step"]
+
+
 def test_vocab_size_flows_from_data_to_model(tiny_run):
     _, _, config = load_export(tiny_run / "export")
     assert config["network"]["vocab_size"] == 200  # given once, as --data.vocab_size
