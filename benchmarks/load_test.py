@@ -264,7 +264,7 @@ def main(argv: list[str] | None = None) -> dict:
         # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C, so the server we started is stopped, not orphaned.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-        from worker_ready import wait_for_worker
+        from scripts.worker_ready import wait_for_worker
 
         with tempfile.TemporaryDirectory(prefix="load-test-") as tmp, running_torchserve(args.mar, tmp) as server:
             wait_for_worker(server.management_url, server.management_token)

@@ -22,6 +22,8 @@ from pathlib import Path
 import psutil
 import requests
 
+from worker_ready import wait_for_worker  # scripts/ is this script's import path
+
 ROOT = Path(__file__).resolve().parents[1]
 STORE = ROOT / "model_store"
 RUN_TMP = ROOT / ".ts_tmp"
@@ -29,6 +31,7 @@ CONFIG = ROOT / "config" / "config.properties"
 LOG_CONFIG = ROOT / "config" / "log4j2.xml"
 KEY_FILE = STORE / "key_file.json"
 INFERENCE = "http://127.0.0.1:8080"
+MANAGEMENT = "http://127.0.0.1:8081"
 STARTUP_TIMEOUT_S = 180
 
 
@@ -59,7 +62,7 @@ def start(token_auth: bool = True) -> int:
         return 1
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
-        token = _inference_token() if token_auth else ""
+        token = _key("inference") if token_auth else ""
         try:
             answer = requests.get(f"{INFERENCE}/ping", headers={"Authorization": f"Bearer {token}"}, timeout=2)
             if (token or not token_auth) and answer.json().get("status") == "Healthy":
@@ -69,6 +72,12 @@ def start(token_auth: bool = True) -> int:
         time.sleep(1)
     else:
         print(f"TorchServe did not become healthy in {STARTUP_TIMEOUT_S} s; see model_store/logs/", file=sys.stderr)
+        return 1
+    # /ping is Healthy once the frontend is up; the worker may still be loading the model.
+    try:
+        wait_for_worker(MANAGEMENT, _key("management") if token_auth else "", timeout_s=STARTUP_TIMEOUT_S)
+    except TimeoutError as error:
+        print(f"{error}; see model_store/logs/model_log.log", file=sys.stderr)
         return 1
     print(f"TorchServe is serving `sentiment` on {INFERENCE} (keys in model_store/key_file.json)")
     auth = f"-H 'Authorization: Bearer {token}' " if token_auth else ""
@@ -96,9 +105,10 @@ def stop() -> int:
     return result.returncode
 
 
-def _inference_token() -> str:
+def _key(api: str) -> str:
+    """The current key of `api` ("inference" or "management") from TorchServe's key file."""
     try:
-        return json.loads(KEY_FILE.read_text())["inference"]["key"]
+        return json.loads(KEY_FILE.read_text())[api]["key"]
     except (OSError, ValueError, KeyError):
         return ""
 

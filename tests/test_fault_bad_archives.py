@@ -135,7 +135,7 @@ def test_broken_archive_fails_to_load_with_a_clear_message(server_and_archives, 
                                                    "answer": answer.text[:200]})
 
 
-@pytest.mark.parametrize("url", ["http://127.0.0.1:9/evil.mar", "https://example.com/evil.mar", "file:///tmp/evil.mar",
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/evil.mar", "https://example.com/evil.mar", "file:///srv/elsewhere/evil.mar",
                                  "../evil.mar"])
 def test_urls_outside_the_model_store_are_refused(server_and_archives, url):
     server, _, _ = server_and_archives

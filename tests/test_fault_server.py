@@ -23,7 +23,7 @@ from conftest import make_review
 from figures import record_figure
 from random_export import make_random_mar
 from torchserve_server import running_torchserve, served_batch_size
-from worker_ready import wait_for_worker
+from scripts.worker_ready import wait_for_worker
 
 pytestmark = pytest.mark.slow
 

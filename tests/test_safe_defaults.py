@@ -54,7 +54,7 @@ def test_model_api_off_and_token_authorization_on():
     ("file:///srv/app/model_store/sentiment.mar", True),
     ("http://example.com/sentiment.mar", False),
     ("https://127.0.0.1/model_store/sentiment.mar", False),
-    ("file:///tmp/sentiment.mar", False),
+    ("file:///srv/elsewhere/sentiment.mar", False),
     ("file:///srv/app/model_store/sub/evil.mar", False),
     ("file:///srv/app/model_store/sentiment.mar.sh", False),
 ])

@@ -1,6 +1,6 @@
-"""Wait until a model's worker is READY. Not a test.
+"""Wait until a model's worker is READY (used by `make serve`, the load test and the fault tests).
 
-    from worker_ready import wait_for_worker
+    from scripts.worker_ready import wait_for_worker
     wait_for_worker(server.management_url, server.management_token)
 
 TorchServe's /ping says "Healthy" once the frontend is up, before the worker has imported torch
