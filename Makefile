@@ -1,71 +1,63 @@
-# make install   -> .venv with everything (CPU torch 2.13.0)
-# make test      -> the whole test suite, slow tiers included (what CI runs)
-# make test-fast -> the fast tier only (plain `pytest` does the same)
+# `make help` lists the targets. CI runs `make install` then `make test`.
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 DATASET ?= ../shared/imdb
+ARTIFACTS ?= model_store/artifacts
+MAR ?= model_store/sentiment.mar
+TOKEN_AUTH ?= on
+LOAD_REQUESTS ?= 20000
+WEB_PORT ?= 8090
 
-.PHONY: install test test-fast train bench-train clean archive serve stop bench-serve load-test web bench-explain
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast train bench-train clean archive serve stop bench-serve load-test web bench-explain
 
-install: $(VENV)/.installed
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+install: $(VENV)/.installed ## .venv with everything (CPU torch 2.13.0) and this project, editable
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-test: install
+test: install ## the whole test suite, slow tier included (what CI runs)
 	$(PY) -m pytest -m "slow or not slow"
 
-test-fast: install
+test-fast: install ## the fast tier only (plain `pytest` does the same)
 	$(PY) -m pytest
 
-# The default recipe on the full data (~35 min on 2 CPU cores); see README "Training".
-train: install
+train: install ## the default recipe on the full data (docs/training.md)
 	$(PY) train.py fit --config config/default.yaml --data.dataset $(DATASET)
 
-bench-train: install
+bench-train: install ## training throughput: padded vs packed batches (JSON)
 	$(PY) benchmarks/train_throughput.py --dataset $(DATASET)
 
-clean:
+clean: ## remove runs, logs and test caches
 	rm -rf runs lightning_logs .pytest_cache
 
-# --- serving (README "Serving") ---
-ARTIFACTS ?= model_store/artifacts
-MAR := model_store/sentiment.mar
-SERVE_SOURCES := handler.py scripts/build_archive.py serving/archive-requirements.txt serving/request_parsing.py \
-	$(wildcard serving/explain.py) model/network.py model/export.py data/text_encoding.py
-TOKEN_AUTH ?= on
+archive: install ## model_store/sentiment.mar from $(ARTIFACTS) when a source changed, digest recorded
+	$(PY) scripts/build_archive.py --artifacts $(ARTIFACTS)
 
-archive: $(MAR)
-
-$(MAR): $(SERVE_SOURCES) $(wildcard $(ARTIFACTS)/*) | install
-	$(PY) scripts/build_archive.py --artifacts $(ARTIFACTS) --out model_store
-	$(PY) scripts/archive_digest.py record --mar $(MAR)
-
-serve: $(MAR)
+serve: archive ## TorchServe on 127.0.0.1:8080 with a READY worker (token on; TOKEN_AUTH=off to disable)
 	$(PY) scripts/archive_digest.py check --mar $(MAR)
 	$(PY) scripts/serve.py start $(if $(filter off,$(TOKEN_AUTH)),--no-token)
 
-stop: install
+stop: install ## stop the server `make serve` started
 	$(PY) scripts/serve.py stop
 
-bench-serve: install
+bench-serve: install ## serving latency and throughput sweep (JSON, docs/figures/)
 	$(PY) benchmarks/serving_latency.py
 
-# 20,000 mixed requests from 32 clients against an own loopback server (README "Reliability and security").
-LOAD_REQUESTS ?= 20000
-load-test: $(MAR)
+load-test: archive ## 20,000 mixed good and bad requests from 32 clients against an own loopback server
 	mkdir -p runs
 	$(PY) benchmarks/load_test.py --requests $(LOAD_REQUESTS) --mar $(MAR) --out runs/load_test.json
 
-# --- web page (README "Web page"); needs `make serve` running in another terminal ---
-WEB_PORT ?= 8090
-
-web: install
+web: install ## the review page on 127.0.0.1:$(WEB_PORT) (needs `make serve` running)
 	$(PY) web/server.py --port $(WEB_PORT)
 
-bench-explain: install
+bench-explain: install ## explanation time and convergence per integrated-gradient steps (JSON)
 	$(PY) benchmarks/explain_latency.py --artifacts $(ARTIFACTS)

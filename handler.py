@@ -20,16 +20,12 @@ import os
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-# oneDNN caches a compiled RNN kernel per (batch, length) shape, up to 1,024 of them: serving sees
-# a new shape with nearly every batch, and memory kept growing (in-process, 1,500 random batches:
-# 446 -> 610 MiB; with 8 entries flat at ~397 MiB, ~8% slower). Read at the first RNN call.
-os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", "16")
+import torch
+from ts.torch_handler.base_handler import BaseHandler
 
-import torch  # noqa: E402
-from ts.torch_handler.base_handler import BaseHandler  # noqa: E402
-
-from model.export import load_export  # noqa: E402
-from serving.request_parsing import RequestError, parse_request  # noqa: E402
+from model.export import load_export
+from serving.request_parsing import RequestError, parse_request
+from serving.settings import HandlerSettings
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +43,11 @@ class SentimentHandler(BaseHandler):
         # BaseHandler.initialize would look for a TorchScript or pickled model; the export has its own loader.
         self.context = context
         self.manifest = context.manifest
+        self.settings = HandlerSettings.from_model_yaml(getattr(context, "model_yaml_config", None))
+        # oneDNN caches a compiled RNN kernel per (batch, length) shape, up to 1,024 of them: serving sees
+        # a new shape with nearly every batch and memory kept growing (in-process, 1,500 random batches:
+        # 446 -> 610 MiB before the cap, 403 -> 407 MiB with 16 entries). Read at the first RNN call.
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(self.settings.onednn_cache_capacity))
         model_dir = context.system_properties["model_dir"]
         self.net, self.encoder, config = load_export(model_dir)
         self.labels = config["labels"]
@@ -90,7 +91,7 @@ class SentimentHandler(BaseHandler):
 
     def _parse(self, idx: int, item) -> SentimentHandler.Parsed | RequestError:
         try:
-            texts, many = parse_request(item, self._content_type(idx))
+            texts, many = parse_request(item, self._content_type(idx), self.settings)
         except RequestError as error:
             return error
         return self.Parsed(texts, many, self._header(idx, "explain") == "True")
@@ -101,12 +102,12 @@ class SentimentHandler(BaseHandler):
             return []
         input_ids, lengths = self.encoder.batch(texts)
         scores = torch.sigmoid(self.net(input_ids, lengths).float()).tolist()
-        return [{"label": self.labels[int(s >= 0.5)], "score": s} for s in scores]
+        return [{"label": self.labels[int(s >= self.settings.threshold)], "score": s} for s in scores]
 
     def _explain(self, texts: list[str]) -> list[dict]:
         from serving.explain import explain_texts  # captum is heavy; load it on the first explanation only
 
-        return explain_texts(self.net, self.encoder, texts)
+        return explain_texts(self.net, self.encoder, texts, self.labels, self.settings.threshold, self.settings.explain_steps)
 
     def _content_type(self, idx: int) -> str | None:
         # TorchServe keeps the body's content type per parameter ("body" or "data"), and the HTTP

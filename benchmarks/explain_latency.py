@@ -13,17 +13,15 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from model.export import load_export  # noqa: E402
-from serving.explain import N_STEPS, attribute, explain_texts  # noqa: E402
+from model.export import load_export
+from serving.explain import N_STEPS, attribute, explain_texts
 
 SENTENCES = [
     "I went in expecting very little from this film and came out genuinely moved.",
@@ -53,15 +51,16 @@ def main(argv: list[str] | None = None) -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    net, encoder, _ = load_export(args.artifacts)
+    net, encoder, config = load_export(args.artifacts)
+    labels = config["labels"]
     text = review_of(args.words)
-    explain_texts(net, encoder, [text])  # warm-up: first-call allocations and kernel selection
+    explain_texts(net, encoder, [text], labels)  # warm-up: first-call allocations and kernel selection
     rows = []
     for n_steps in sorted({int(s) for s in args.steps.split(",")}):
         times = []
         for _ in range(args.repeats):
             start = time.perf_counter()
-            explain_texts(net, encoder, [text], n_steps=n_steps)
+            explain_texts(net, encoder, [text], labels, n_steps=n_steps)
             times.append(time.perf_counter() - start)
         _, logits, deltas = attribute(net, encoder, [text], n_steps=n_steps)
         rows.append({"n_steps": n_steps, "median_ms": round(1000 * statistics.median(times), 1),

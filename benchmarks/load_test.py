@@ -38,9 +38,9 @@ from urllib.parse import urlparse
 import psutil
 import requests
 
+from serving.torchserve import read_key
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "tests"))
 DEFAULT_REVIEWS = ROOT.parent / "shared" / "imdb" / "plain_text" / "test-00000-of-00001.parquet"
 LOOPBACK = {"127.0.0.1", "localhost"}
 
@@ -55,15 +55,12 @@ class Probe:
 
 
 def load_reviews(path: Path, max_chars: int, limit: int = 2000, seed: int = 0) -> list[str]:
-    if path.is_file():
-        import pyarrow.parquet as pq
+    import pyarrow.parquet as pq
 
-        texts = pq.read_table(path, columns=["text"]).column("text").to_pylist()
-        return [t[:max_chars] for t in random.Random(seed).sample(texts, min(limit, len(texts)))]
-    from conftest import make_review  # the tiny-data generator, when the IMDB copy is absent
-
-    rng = random.Random(seed)
-    return [make_review(rng, i % 2) for i in range(limit)]
+    if not path.is_file():
+        raise SystemExit(f"load_test.py: error: no reviews file {path} (a parquet file with a text column; --reviews)")
+    texts = pq.read_table(path, columns=["text"]).column("text").to_pylist()
+    return [t[:max_chars] for t in random.Random(seed).sample(texts, min(limit, len(texts)))]
 
 
 def make_probes(n: int, reviews: list[str], bad_share: float, seed: int) -> list[Probe]:
@@ -252,22 +249,19 @@ def main(argv: list[str] | None = None) -> dict:
     warmup = make_probes(args.warmup, reviews, args.bad_share, args.seed + 1)
 
     if args.url:
-        token = json.loads(args.key_file.read_text())["inference"]["key"] if args.key_file.is_file() else ""
+        token = read_key(args.key_file)
         report = run_load(args.url.rstrip("/"), token, probes, args.clients, args.timeout, args.max_seconds,
                           frontend_listening_on(urlparse(args.url).port or 80), warmup)
     else:
         import signal
         import tempfile
 
-        from torchserve_server import running_torchserve
+        from serving.torchserve import running_torchserve
 
         # SIGTERM (e.g. `timeout`) unwinds like Ctrl-C, so the server we started is stopped, not orphaned.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-        from scripts.worker_ready import wait_for_worker
-
         with tempfile.TemporaryDirectory(prefix="load-test-") as tmp, running_torchserve(args.mar, tmp) as server:
-            wait_for_worker(server.management_url, server.management_token)
             report = run_load(server.inference_url, server.token, probes, args.clients, args.timeout,
                               args.max_seconds, server.pid, warmup)
     text = json.dumps(report, indent=2)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,9 +22,8 @@ import requests
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from model.export import load_export  # noqa: E402
+from model.export import load_export
 
 # A typical IMDB review: ~230 words, close to the test split's median length.
 REVIEW = (

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import sys
 import time
 from pathlib import Path
 
@@ -25,10 +24,9 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from data.imdb_datamodule import IMDBDataModule  # noqa: E402
-from model.network import SentimentNet, SentimentNetConfig  # noqa: E402
+from data.imdb_datamodule import IMDBDataModule
+from model.network import SentimentNet, SentimentNetConfig
 
 
 class PackedBaseline(nn.Module):

@@ -9,8 +9,7 @@ The recorded figure is therefore a *content* digest: sha256 over every member's 
 sha256, with "createdOn" dropped from the manifest. It covers the handler and the code as
 well as the weights, tokenizer and config (a swapped handler.py runs code; a swapped
 network.pt cannot, it is loaded with weights_only=True). The record, model_store/sentiment.digest.json,
-is committed: a rebuilt archive shows up as a diff in review. The plain file sha256 of the .mar
-is recorded too, for reference only.
+is committed: a rebuilt archive shows up as a diff in review only when its content changed.
 """
 
 from __future__ import annotations
@@ -22,8 +21,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_MAR = ROOT / "model_store" / "sentiment.mar"
+from serving.torchserve import MAR_NAME, MODEL_STORE
+
+DEFAULT_MAR = MODEL_STORE / MAR_NAME
 MANIFEST = "MAR-INF/MANIFEST.json"
 VOLATILE_MANIFEST_KEYS = ("createdOn",)
 
@@ -60,17 +60,9 @@ def content_digest(members: dict[str, str]) -> str:
     return hashlib.sha256(lines.encode()).hexdigest()
 
 
-def file_sha256(path: Path) -> str:
-    sha = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            sha.update(block)
-    return sha.hexdigest()
-
-
 def record(mar: Path) -> dict:
     members = member_digests(mar)
-    entry = {"content_sha256": content_digest(members), "mar_sha256": file_sha256(mar), "members": members}
+    entry = {"content_sha256": content_digest(members), "members": members}
     digest_path(mar).write_text(json.dumps(entry, indent=2, sort_keys=True) + "\n")
     return entry
 
@@ -81,7 +73,7 @@ def check(mar: Path) -> str:
     try:
         recorded = json.loads(recorded_path.read_text())
     except (OSError, ValueError) as error:
-        raise DigestError(f"no usable digest record {recorded_path} ({error}); rebuild and record it with `make -B archive`") from None
+        raise DigestError(f"no usable digest record {recorded_path} ({error}); rebuild and record it with `make archive`") from None
     members = member_digests(mar)
     digest = content_digest(members)
     if digest != recorded.get("content_sha256"):
@@ -90,7 +82,7 @@ def check(mar: Path) -> str:
         raise DigestError(
             f"{mar} does not match {recorded_path.name}: content sha256 {digest[:16]}..., recorded "
             f"{str(recorded.get('content_sha256'))[:16]}...; differing members: {changed[:10]}. "
-            "Refusing to serve it. Rebuild with `make -B archive` if the change is yours, and commit the new digest."
+            "Refusing to serve it. Rebuild with `make archive` if the change is yours, and commit the new digest."
         )
     return digest
 

@@ -1,12 +1,19 @@
-"""Build model_store/sentiment.mar from an export folder and the current handler.py.
+"""Build model_store/sentiment.mar from an export folder and the current code, and record its digest.
 
-    python scripts/build_archive.py [--artifacts model_store/artifacts] [--out model_store]
+    python scripts/build_archive.py                     # `make archive`: rebuild only when a source changed
+    python scripts/build_archive.py --force [--artifacts DIR] [--out DIR]
 
-The archive is self-contained: torch-model-archiver copies the *contents* of a directory given
-to --extra-files into the archive root (files flat, sub-folders whole), so we stage one folder
-that mirrors the repo (model/, data/, serving/ beside the export files) and pass that folder.
-Inside the worker the archive root is on sys.path, so the handler's
-`from model.export import load_export` resolves exactly as in the repo.
+What it runs (the staging folder mirrors the repo, so `from model.export import ...` resolves inside
+the worker exactly as here; torch-model-archiver copies the *contents* of --extra-files into the
+archive root):
+
+    torch-model-archiver --model-name sentiment --version 1.0 --handler handler.py \
+        --extra-files <staging: model/ data/ serving/ + export files> \
+        --config-file config/model-config.yaml --requirements-file serving/archive-requirements.txt \
+        --export-path model_store --force
+
+Then model_store/sentiment.digest.json gets the archive's content digest (scripts/archive_digest.py),
+which `make serve` checks.
 """
 
 from __future__ import annotations
@@ -14,59 +21,79 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_NAME = "sentiment"
-# What the handler imports, with the repo paths kept. serving/explain.py is optional: it joins when present.
+from scripts.archive_digest import record
+from serving.torchserve import MAR_NAME, MODEL_NAME, MODEL_STORE, ROOT, executable
+
+HANDLER = "handler.py"
+MODEL_CONFIG = "config/model-config.yaml"
+REQUIREMENTS = "serving/archive-requirements.txt"
+# What the handler imports, with the repo paths kept: the one list of the archive's code.
 PACKAGE_FILES = [
     "model/__init__.py", "model/network.py", "model/export.py",
     "data/__init__.py", "data/text_encoding.py",
-    "serving/__init__.py", "serving/request_parsing.py",
+    "serving/__init__.py", "serving/request_parsing.py", "serving/settings.py", "serving/explain.py",
 ]
-OPTIONAL_FILES = ["serving/explain.py"]
 EXPORT_FILES = ["network.pt", "tokenizer.json", "model_config.json"]
-REQUIREMENTS = ROOT / "serving" / "archive-requirements.txt"
+OPTIONAL_EXPORT_FILES = ["MODEL_CARD.md"]
+DEFAULT_ARTIFACTS = MODEL_STORE / "artifacts"
+
+
+def sources(artifacts: Path) -> list[Path]:
+    """Every file the archive is built from; `make archive` rebuilds when one is newer than the .mar."""
+    code = [ROOT / rel for rel in [HANDLER, MODEL_CONFIG, REQUIREMENTS, *PACKAGE_FILES, "scripts/build_archive.py"]]
+    return code + [artifacts / name for name in EXPORT_FILES + OPTIONAL_EXPORT_FILES if (artifacts / name).is_file()]
 
 
 def stage(artifacts: Path, staging: Path) -> None:
     missing = [name for name in EXPORT_FILES if not (artifacts / name).is_file()]
     if missing:
-        raise SystemExit(f"{artifacts} lacks {missing}: copy or train an export first (README, Training)")
-    for rel in PACKAGE_FILES + [f for f in OPTIONAL_FILES if (ROOT / f).is_file()]:
+        raise SystemExit(f"build_archive.py: error: {artifacts} lacks {missing}: train an export first (docs/training.md)")
+    for rel in PACKAGE_FILES:
         (staging / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(ROOT / rel, staging / rel)
-    for name in EXPORT_FILES + ["MODEL_CARD.md"]:
+    for name in EXPORT_FILES + OPTIONAL_EXPORT_FILES:
         if (artifacts / name).is_file():
             shutil.copy2(artifacts / name, staging / name)
 
 
 def build(artifacts: Path, out: Path, version: str = "1.0") -> Path:
     out.mkdir(parents=True, exist_ok=True)
-    archiver = Path(sys.executable).with_name("torch-model-archiver")
     with tempfile.TemporaryDirectory(prefix="mar-stage-") as tmp:
         staging = Path(tmp) / "stage"
         stage(artifacts, staging)
         subprocess.run(
             [
-                str(archiver), "--model-name", MODEL_NAME, "--version", version,
-                "--handler", str(ROOT / "handler.py"), "--extra-files", str(staging),
-                "--requirements-file", str(REQUIREMENTS), "--export-path", str(out), "--force",
+                executable("torch-model-archiver"), "--model-name", MODEL_NAME, "--version", version,
+                "--handler", str(ROOT / HANDLER), "--extra-files", str(staging),
+                "--config-file", str(ROOT / MODEL_CONFIG), "--requirements-file", str(ROOT / REQUIREMENTS),
+                "--export-path", str(out), "--force",
             ],
             check=True,
         )
-    return out / f"{MODEL_NAME}.mar"
+    return out / MAR_NAME
+
+
+def is_stale(mar: Path, artifacts: Path) -> bool:
+    return not mar.is_file() or any(p.stat().st_mtime > mar.stat().st_mtime for p in sources(artifacts))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--artifacts", type=Path, default=ROOT / "model_store" / "artifacts")
-    parser.add_argument("--out", type=Path, default=ROOT / "model_store")
+    parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
+    parser.add_argument("--out", type=Path, default=MODEL_STORE)
     parser.add_argument("--version", default="1.0")
+    parser.add_argument("--force", action="store_true", help="rebuild even if the archive is newer than its sources")
     args = parser.parse_args(argv)
-    print(build(args.artifacts, args.out, args.version))
+    mar = args.out / MAR_NAME
+    if not args.force and not is_stale(mar, args.artifacts):
+        print(f"{mar} is up to date")
+        return
+    mar = build(args.artifacts, args.out, args.version)
+    entry = record(mar)
+    print(f"{mar}: content sha256 {entry['content_sha256']}")
 
 
 if __name__ == "__main__":

@@ -10,24 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
-from handler import SentimentHandler  # noqa: E402
-from tests.handler_context import FakeContext  # noqa: E402
+from handler import SentimentHandler
+from serving.local_context import LocalContext
 
 
 def handler_scores(artifacts: Path, texts: list[str], batch_size: int = 8) -> list[float]:
     handler = SentimentHandler()
-    handler.initialize(FakeContext(artifacts, [{}]))
+    handler.initialize(LocalContext(artifacts, [{}]))
     scores = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
-        context = FakeContext(artifacts, [{"body": {"content-type": "application/json"}}] * len(chunk))
+        context = LocalContext(artifacts, [{"body": {"content-type": "application/json"}}] * len(chunk))
         answers = handler.handle([{"body": {"text": t}} for t in chunk], context)
         bad = [a for i, a in enumerate(answers) if context.status(i) != 200]
         if bad:

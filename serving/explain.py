@@ -6,7 +6,7 @@ only torch, captum and our own modules. From Python:
     from model.export import load_export
     from serving.explain import explain_texts
     net, encoder, _ = load_export("model_store/artifacts")
-    explain_texts(net, encoder, ["A wonderful, moving film."])
+    explain_texts(net, encoder, ["A wonderful, moving film."], labels=["negative", "positive"])
     # [{"label": "positive", "score": 0.97,
     #   "tokens": [{"token": "a", "start": 0, "end": 1, "attribution": 0.01}, ...]}]
 
@@ -29,17 +29,21 @@ from captum.attr import IntegratedGradients
 from data.text_encoding import TextEncoder, pad_batch
 from model.network import SentimentNet
 
+from serving.settings import HandlerSettings
+
 # Gauss-Legendre steps per baseline (two baselines): measured with benchmarks/explain_latency.py.
-N_STEPS = 12
+N_STEPS = HandlerSettings().explain_steps
 MOST_FREQUENT_ID = 2  # WordLevelTrainer numbers words by frequency after [PAD]=0 and [UNK]=1
 # Rows (review x step) per forward/backward pass: bounds memory for batches of long reviews.
 INTERNAL_BATCH_ROWS = 64
 
 
 def explain_texts(
-    net: SentimentNet, encoder: TextEncoder, texts: list[str], n_steps: int = N_STEPS
+    net: SentimentNet, encoder: TextEncoder, texts: list[str], labels: list[str], threshold: float = 0.5,
+    n_steps: int = N_STEPS,
 ) -> list[dict]:
-    """Prediction and per-token attributions for each text, all texts in one attribution pass."""
+    """Prediction and per-token attributions for each text, all texts in one attribution pass.
+    `labels`: the export's (negative first); a positive attribution pushes towards labels[1]."""
     if not texts:
         return []
     attributions, logits, _ = attribute(net, encoder, texts, n_steps)
@@ -49,7 +53,7 @@ def explain_texts(
         score = float(torch.sigmoid(logits[row]))
         results.append(
             {
-                "label": "positive" if score >= 0.5 else "negative",
+                "label": labels[int(score >= threshold)],
                 "score": score,
                 "tokens": [
                     {"token": token, "start": int(start), "end": int(end), "attribution": float(value)}

@@ -14,11 +14,12 @@ is handled here.
 from __future__ import annotations
 
 import json
+import unicodedata
 from typing import Any
 
-MAX_TEXT_CHARS = 20_000  # ~8x the longest IMDB review; longer texts are refused, not truncated
-MAX_TEXTS = 64  # reviews in one {"texts": [...]} request
-MAX_BODY_BYTES = MAX_TEXTS * MAX_TEXT_CHARS * 4 + 1024  # what the largest valid request can weigh
+from serving.settings import HandlerSettings
+
+DEFAULT_SETTINGS = HandlerSettings()
 
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -55,7 +56,8 @@ def request_body(request: Any) -> Any:
     return request
 
 
-def parse_request(request: Any, content_type: str | None = None) -> tuple[list[str], bool]:
+def parse_request(request: Any, content_type: str | None = None,
+                  settings: HandlerSettings = DEFAULT_SETTINGS) -> tuple[list[str], bool]:
     """Return (texts, many): many is True for {"texts": [...]} (answer with a list).
 
     content_type: the request's Content-Type. application/json must parse as JSON;
@@ -71,8 +73,8 @@ def parse_request(request: Any, content_type: str | None = None) -> tuple[list[s
             raise RequestError(FORM_BODY_HINT, 415) from None
         raise
     if isinstance(body, (bytes, bytearray)):
-        if len(body) > MAX_BODY_BYTES:
-            raise RequestError(f"request body of {len(body)} bytes exceeds the {MAX_BODY_BYTES}-byte cap", 413)
+        if len(body) > settings.max_body_bytes:
+            raise RequestError(f"request body of {len(body)} bytes exceeds the {settings.max_body_bytes}-byte cap", 413)
         try:
             body = bytes(body).decode("utf-8")
         except UnicodeDecodeError as error:
@@ -80,9 +82,9 @@ def parse_request(request: Any, content_type: str | None = None) -> tuple[list[s
     if isinstance(body, str) and media_type != "text/plain":
         body = _maybe_json(body, required=media_type == "application/json")
     if isinstance(body, str):
-        return [_check_text(body, "body")], False
+        return [_check_text(body, "body", settings)], False
     if isinstance(body, dict):
-        return _parse_object(body)
+        return _parse_object(body, settings)
     raise RequestError(
         f"JSON body must be an object with \"text\" or \"texts\", got {_json_type(body)}"
     )
@@ -101,19 +103,19 @@ def _maybe_json(text: str, required: bool) -> Any:
         raise RequestError(f"malformed JSON: {error}") from None
 
 
-def _parse_object(body: dict) -> tuple[list[str], bool]:
+def _parse_object(body: dict, settings: HandlerSettings) -> tuple[list[str], bool]:
     keys = set(body)
     if keys == {"text"}:
-        return [_check_text(body["text"], "text")], False
+        return [_check_text(body["text"], "text", settings)], False
     if keys == {"texts"}:
         texts = body["texts"]
         if not isinstance(texts, list):
             raise RequestError(f"\"texts\" must be a list of strings, got {_json_type(texts)}")
         if not texts:
             raise RequestError("\"texts\" is empty: send at least one review")
-        if len(texts) > MAX_TEXTS:
-            raise RequestError(f"\"texts\" has {len(texts)} reviews; at most {MAX_TEXTS} per request", 413)
-        return [_check_text(t, f"texts[{i}]") for i, t in enumerate(texts)], True
+        if len(texts) > settings.max_texts:
+            raise RequestError(f"\"texts\" has {len(texts)} reviews; at most {settings.max_texts} per request", 413)
+        return [_check_text(t, f"texts[{i}]", settings) for i, t in enumerate(texts)], True
     if "text" in keys and "texts" in keys:
         raise RequestError("send either \"text\" or \"texts\", not both")
     unknown = sorted(keys - {"text", "texts"})
@@ -122,18 +124,23 @@ def _parse_object(body: dict) -> tuple[list[str], bool]:
     raise RequestError(f"JSON object needs a \"text\" or \"texts\" key, got keys {sorted(map(str, keys))[:5]}")
 
 
-def _check_text(value: Any, where: str) -> str:
+def _check_text(value: Any, where: str, settings: HandlerSettings) -> str:
     if not isinstance(value, str):
         raise RequestError(f"{where} must be a string, got {_json_type(value)}")
-    if len(value) > MAX_TEXT_CHARS:
-        raise RequestError(f"{where} has {len(value)} characters; the cap is {MAX_TEXT_CHARS}", 413)
-    if not value.strip():
-        raise RequestError(f"{where} is empty or only whitespace: send a review")
+    if len(value) > settings.max_text_chars:
+        raise RequestError(f"{where} has {len(value)} characters; the cap is {settings.max_text_chars}", 413)
+    if not any(_is_content(char) for char in value):
+        raise RequestError(f"{where} is empty or only whitespace or control characters: send a review")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
         raise RequestError(f"{where} holds an unpaired UTF-16 surrogate, which is not text") from None
     return value
+
+
+def _is_content(char: str) -> bool:
+    # NUL bytes, other control and format characters and whitespace carry no review.
+    return not char.isspace() and unicodedata.category(char)[0] != "C"
 
 
 def _json_type(value: Any) -> str:

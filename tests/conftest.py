@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 SHARED_IMDB = ROOT.parent / "shared" / "imdb"
 
 POSITIVE = ["wonderful", "great", "moving", "brilliant", "superb", "loved", "excellent", "beautiful"]

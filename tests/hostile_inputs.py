@@ -1,6 +1,6 @@
 """Hypothesis strategies for hostile request bodies, shared by the property tests. Not a test.
 
-    from hostile_inputs import CONTENT_TYPES, EDGE_TEXT, JSON_VALUES, NEAR_VALID
+    from tests.hostile_inputs import CONTENT_TYPES, EDGE_TEXT, JSON_VALUES, NEAR_VALID
 """
 
 from __future__ import annotations
@@ -9,7 +9,10 @@ import json
 
 from hypothesis import strategies as st
 
-from serving.request_parsing import MAX_TEXTS
+from serving.request_parsing import DEFAULT_SETTINGS
+
+MAX_TEXTS = DEFAULT_SETTINGS.max_texts
+
 
 CONTENT_TYPES = st.one_of(
     st.sampled_from([None, "", "application/json", "application/json; charset=utf-8", "text/plain",

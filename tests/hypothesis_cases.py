@@ -2,7 +2,7 @@
 
 Used by the property tests (tests/test_*_properties.py); not a test itself:
 
-    from hypothesis_cases import case_counter, report_hypothesis_cases  # noqa: F401  (the fixture must be imported)
+    from tests.hypothesis_cases import case_counter, report_hypothesis_cases  # noqa: F401  (the fixture must be imported)
     count = case_counter(__name__)
 
     @given(...)

@@ -1,6 +1,6 @@
 """A serving export in a second: a small tokenizer and a randomly initialised network. Not a test.
 
-    from random_export import make_random_export
+    from tests.random_export import make_random_export
     model_dir = make_random_export(tmp_path)      # network.pt, tokenizer.json, model_config.json
     mar = make_random_mar(tmp_path)               # a sentiment.mar around it
 
@@ -16,7 +16,7 @@ from pathlib import Path
 def make_random_export(folder: Path, seed: int = 0) -> Path:
     import torch
 
-    from conftest import make_review
+    from tests.conftest import make_review
     from data.text_encoding import train_tokenizer
     from model.export import save_export
     from model.network import SentimentNet, SentimentNetConfig
@@ -32,11 +32,6 @@ def make_random_export(folder: Path, seed: int = 0) -> Path:
 
 def make_random_mar(folder: Path, seed: int = 0) -> Path:
     """sentiment.mar (handler, code, random export) built by scripts/build_archive.py, as `make archive` does."""
-    import sys
-
-    from conftest import ROOT
-
-    sys.path.insert(0, str(ROOT / "scripts"))
-    from build_archive import build
+    from scripts.build_archive import build
 
     return build(make_random_export(folder / "random", seed), folder / "mar")

@@ -5,18 +5,16 @@
 
 from __future__ import annotations
 
-import sys
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
-from random_export import make_random_export
+from tests.conftest import ROOT
+from tests.random_export import make_random_export
 
-sys.path.insert(0, str(ROOT / "scripts"))
-from archive_digest import DigestError, check, digest_path, main, record  # noqa: E402
-from build_archive import build  # noqa: E402
+from scripts.archive_digest import DigestError, check, digest_path, main, record
+from scripts.build_archive import build
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,7 @@ from collections import Counter
 import pytest
 import torch
 
-from conftest import SHARED_IMDB, write_hub_dataset
+from tests.conftest import SHARED_IMDB, write_hub_dataset
 from data.imdb_datamodule import IMDBDataModule
 from data.sampling import BucketBatchSampler
 from data.text_encoding import ConfigError, PAD_ID

@@ -16,10 +16,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import make_review
+from tests.conftest import make_review
 from data.text_encoding import TextEncoder, train_tokenizer
 from model.export import load_export
 from model.network import SentimentNet, SentimentNetConfig
+
+LABELS = ["negative", "positive"]
 from serving.explain import attribute, explain_texts
 
 ARTIFACTS = Path(__file__).resolve().parents[1] / "model_store" / "artifacts"
@@ -86,7 +88,7 @@ def ranked(result: dict) -> list[tuple[str, float]]:
 
 def test_sentiment_words_carry_the_largest_attributions_of_the_right_sign(loaded):
     net, encoder = loaded
-    positive, negative = explain_texts(net, encoder, [POSITIVE_REVIEW, NEGATIVE_REVIEW])
+    positive, negative = explain_texts(net, encoder, [POSITIVE_REVIEW, NEGATIVE_REVIEW], LABELS)
 
     assert positive["label"] == "positive" and positive["score"] > 0.5
     assert negative["label"] == "negative" and negative["score"] < 0.5
@@ -104,7 +106,7 @@ def test_sentiment_words_carry_the_largest_attributions_of_the_right_sign(loaded
 def test_tokens_point_back_into_the_original_text(cue_model):
     net, encoder = cue_model
     text = "The film was<br />WONDERFUL and  moving!"
-    (result,) = explain_texts(net, encoder, [text])
+    (result,) = explain_texts(net, encoder, [text], LABELS)
     assert set(result) == {"label", "score", "tokens"}
     assert [t["token"] for t in result["tokens"]] == encoder.encode_tokens(text)[1]
     for token in result["tokens"]:
@@ -126,8 +128,8 @@ def test_attributions_add_up_to_the_logit_change(loaded):
 def test_a_review_explains_the_same_alone_or_in_a_batch(cue_model):
     net, encoder = cue_model
     long_review = " ".join(["a boring plot and a brilliant actor"] * 12)
-    alone = explain_texts(net, encoder, [POSITIVE_REVIEW])[0]
-    batched = explain_texts(net, encoder, [long_review, POSITIVE_REVIEW])[1]
+    alone = explain_texts(net, encoder, [POSITIVE_REVIEW], LABELS)[0]
+    batched = explain_texts(net, encoder, [long_review, POSITIVE_REVIEW], LABELS)[1]
     assert batched["score"] == pytest.approx(alone["score"], abs=1e-5)
     for a, b in zip(alone["tokens"], batched["tokens"], strict=True):
         assert a["token"] == b["token"] and b["attribution"] == pytest.approx(a["attribution"], abs=1e-4)
@@ -136,7 +138,7 @@ def test_a_review_explains_the_same_alone_or_in_a_batch(cue_model):
 def test_truncated_reviews_list_only_the_tokens_the_model_saw(cue_model):
     net, encoder = cue_model
     text = " ".join(f"great{i % 7}" for i in range(encoder.max_length * 3))
-    (result,) = explain_texts(net, encoder, [text])
+    (result,) = explain_texts(net, encoder, [text], LABELS)
     assert len(result["tokens"]) == encoder.max_length
 
 
@@ -146,9 +148,9 @@ def test_works_inside_inference_mode_and_leaves_the_network_as_it_was(cue_model)
     net.train()
     try:
         with torch.inference_mode():
-            (result,) = explain_texts(net, encoder, [POSITIVE_REVIEW])
+            (result,) = explain_texts(net, encoder, [POSITIVE_REVIEW], LABELS)
         assert net.training and result["label"] == "positive"
     finally:
         net.eval()
     assert all(p.grad is None for p in net.parameters())
-    assert explain_texts(net, encoder, []) == []
+    assert explain_texts(net, encoder, [], LABELS) == []

@@ -23,9 +23,9 @@ import pytest
 import requests
 import torch
 
-from figures import record_figure
-from random_export import make_random_mar
-from torchserve_server import running_torchserve
+from tests.figures import record_figure
+from tests.random_export import make_random_mar
+from serving.torchserve import running_torchserve
 
 pytestmark = pytest.mark.slow
 

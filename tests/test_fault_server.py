@@ -19,15 +19,14 @@ import psutil
 import pytest
 import requests
 
-from conftest import make_review
-from figures import record_figure
-from random_export import make_random_mar
-from torchserve_server import running_torchserve, served_batch_size
-from scripts.worker_ready import wait_for_worker
+from tests.conftest import make_review
+from tests.figures import record_figure
+from tests.random_export import make_random_mar
+from serving.torchserve import running_torchserve, served_model_settings
 
 pytestmark = pytest.mark.slow
 
-BATCH_SIZE = served_batch_size()  # config/config.properties, models= batchSize
+BATCH_SIZE = served_model_settings()["batchSize"]  # config/config.properties, models=
 CLIENTS = 2 * BATCH_SIZE
 REQUEST_TIMEOUT_S = 60  # as default_response_timeout: anything slower counts as a hang
 MAX_REQUESTS = 5000  # bound on the background load
@@ -136,13 +135,11 @@ def test_stopped_and_restarted_server_gives_the_same_predictions(mar, tmp_path, 
     rng = random.Random(7)
     texts = [make_review(rng, i % 2) for i in range(16)]
     with running_torchserve(mar, tmp_path) as server:
-        wait_for_worker(server.management_url, server.management_token)
         before = scores(server, texts)
         stopping = time.monotonic()
     stopped_s = time.monotonic() - stopping
     starting = time.monotonic()
     with running_torchserve(mar, tmp_path) as server:
-        wait_for_worker(server.management_url, server.management_token)
         start_s = time.monotonic() - starting  # to a READY worker, not only to /ping
         after = scores(server, texts)
     assert len(set(before)) > 1  # distinct scores, so equality means the same model

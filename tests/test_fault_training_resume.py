@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, tiny_fit_args
-from figures import record_figure
+from tests.conftest import ROOT, tiny_fit_args
+from tests.figures import record_figure
 
 pytestmark = pytest.mark.slow
 

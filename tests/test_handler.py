@@ -12,17 +12,20 @@ import torch
 
 from handler import SentimentHandler
 from model.export import load_export
-from serving.request_parsing import MAX_TEXT_CHARS, MAX_TEXTS
-from tests.handler_context import FakeContext
+from serving.request_parsing import DEFAULT_SETTINGS
+from serving.local_context import LocalContext
+
+MAX_TEXT_CHARS, MAX_TEXTS = DEFAULT_SETTINGS.max_text_chars, DEFAULT_SETTINGS.max_texts
 
 
-def serve(model_dir, items: list[tuple[object, str | None]], explain: bool = False) -> tuple[list, FakeContext]:
+
+def serve(model_dir, items: list[tuple[object, str | None]], explain: bool = False) -> tuple[list, LocalContext]:
     """Run one TorchServe batch: items are (body, content type); returns (responses, context)."""
     headers = [{"body": {"content-type": ctype}} if ctype else {} for _, ctype in items]
     if explain:
         for h in headers:
             h["explain"] = "True"
-    context = FakeContext(model_dir, headers)
+    context = LocalContext(model_dir, headers)
     handler = SentimentHandler()
     handler.initialize(context)
     return handler.handle([{"body": body} for body, _ in items], context), context
@@ -114,7 +117,7 @@ def test_bad_input_answers_4xx_and_the_next_request_still_works(tiny_export, nam
 
 def test_form_encoded_body_is_refused_with_a_hint(tiny_export):
     # What TorchServe makes of `curl --data 'Great film'` without a content type.
-    context = FakeContext(tiny_export, [{}])
+    context = LocalContext(tiny_export, [{}])
     handler = SentimentHandler()
     handler.initialize(context)
     responses = handler.handle([{"Great film": b""}], context)
@@ -140,7 +143,7 @@ def test_explanations_route_to_serving_explain(tiny_export):
 
 def test_mixed_predict_and_explain_batch_is_routed_per_request(tiny_export):
     pytest.importorskip("serving.explain")
-    context = FakeContext(tiny_export, [{}, {"explain": "True"}])
+    context = LocalContext(tiny_export, [{}, {"explain": "True"}])
     handler = SentimentHandler()
     handler.initialize(context)
     responses = handler.handle([{"body": b"great film"}, {"body": b"dull film"}], context)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import ROOT, SHARED_IMDB
+from tests.conftest import ROOT, SHARED_IMDB
 from model.export import load_export
 from scripts.evaluate_handler import handler_scores
 

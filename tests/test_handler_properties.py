@@ -21,9 +21,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from hostile_inputs import WIRE_BODIES
-from hypothesis_cases import case_counter, examples, report_hypothesis_cases  # noqa: F401
-from random_export import make_random_export
+from tests.hostile_inputs import WIRE_BODIES
+from tests.hypothesis_cases import case_counter, examples, report_hypothesis_cases  # noqa: F401
+from tests.random_export import make_random_export
 
 count = case_counter(__name__)
 

@@ -9,16 +9,12 @@ matter, not the scores.
 
 from __future__ import annotations
 
-import sys
-
 import pytest
 
-from conftest import ROOT
-from figures import record_figure
-from random_export import make_random_mar
+from tests.figures import record_figure
+from tests.random_export import make_random_mar
 
-sys.path.insert(0, str(ROOT / "benchmarks"))
-from load_test import main  # noqa: E402
+from benchmarks.load_test import main
 
 pytestmark = pytest.mark.slow
 

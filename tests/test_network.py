@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from model.network import SentimentNet, SentimentNetConfig, reverse_padded
+from tests.conftest import ROOT
 
 CONFIGS = [
     dict(bidirectional=True, pooling="meanmax"),
@@ -84,5 +85,5 @@ def test_config_round_trips_through_a_dict():
 def test_network_and_export_import_no_lightning():
     """The serving side loads the network without the training stack."""
     code = "import sys, model.network, model.export; print(any(m.split('.')[0] in ('lightning', 'pytorch_lightning') for m in sys.modules))"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=str(__import__("conftest").ROOT))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=str(ROOT))
     assert out.stdout.strip() == "False"

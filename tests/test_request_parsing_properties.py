@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import json
 
+import unicodedata
+
 import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from hostile_inputs import ANY_CHAR, CONTENT_TYPES, EDGE_TEXT, JSON_SCALARS, JSON_VALUES, NEAR_VALID
-from hypothesis_cases import case_counter, examples, report_hypothesis_cases  # noqa: F401
-from serving.request_parsing import MAX_BODY_BYTES, MAX_TEXT_CHARS, MAX_TEXTS, RequestError, parse_request
+from tests.hostile_inputs import ANY_CHAR, CONTENT_TYPES, EDGE_TEXT, JSON_SCALARS, JSON_VALUES, NEAR_VALID
+from tests.hypothesis_cases import case_counter, examples, report_hypothesis_cases  # noqa: F401
+from serving.request_parsing import DEFAULT_SETTINGS, RequestError, parse_request
+
+MAX_BODY_BYTES, MAX_TEXT_CHARS, MAX_TEXTS = DEFAULT_SETTINGS.max_body_bytes, DEFAULT_SETTINGS.max_text_chars, DEFAULT_SETTINGS.max_texts
+
 
 count = case_counter(__name__)
 PROPERTY = settings(
@@ -45,8 +50,10 @@ def outcome(request, content_type):
 
 
 def is_valid_text(value) -> bool:
-    if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT_CHARS:
+    if not isinstance(value, str) or len(value) > MAX_TEXT_CHARS:
         return False
+    if all(c.isspace() or unicodedata.category(c).startswith("C") for c in value):
+        return False  # whitespace, NUL and other control or format characters only: no review
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

@@ -19,8 +19,8 @@ import psutil
 import pytest
 import requests
 
-from conftest import ROOT
-from random_export import make_random_mar
+from tests.conftest import ROOT
+from tests.random_export import make_random_mar
 
 CONFIG = ROOT / "config" / "config.properties"
 
@@ -68,7 +68,7 @@ def test_allowed_urls_pattern(url, allowed):
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    from torchserve_server import running_torchserve
+    from serving.torchserve import running_torchserve
 
     import shutil
     import tempfile

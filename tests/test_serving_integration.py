@@ -13,7 +13,7 @@ import torch
 
 from model.export import load_export
 from scripts.build_archive import build
-from tests.torchserve_server import running_torchserve
+from serving.torchserve import running_torchserve
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import ROOT, SHARED_IMDB, tiny_fit_args
+from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
 from model.export import load_export
 from train import cli_main
 
@@ -113,7 +113,7 @@ def test_bad_config_stops_before_training_with_a_clear_message(tiny_imdb, tmp_pa
 
 
 def test_dataset_without_text_and_label_stops_with_a_clear_message(tmp_path, capsys):
-    from conftest import write_hub_dataset
+    from tests.conftest import write_hub_dataset
 
     folder = write_hub_dataset(tmp_path / "wrong", n_train=40, n_test=10, columns=("review", "sentiment"))
     with pytest.raises(SystemExit):

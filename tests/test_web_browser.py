@@ -12,21 +12,18 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 import requests
 
-from conftest import ROOT
-from random_export import make_random_export
-from torchserve_server import running_torchserve
+from tests.conftest import ROOT
+from tests.random_export import make_random_export
+from serving.torchserve import running_torchserve
 
-sys.path.insert(0, str(ROOT / "scripts"))
-sys.path.insert(0, str(ROOT / "web"))
-from build_archive import build  # noqa: E402
-from server import make_server  # noqa: E402
+from scripts.build_archive import build
+from web.server import make_server
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "model_store" / "artifacts"

@@ -1,11 +1,14 @@
-"""A stand-in for TorchServe's Context, for running handler.py without a server.
+"""TorchServe's Context for running handler.py in-process (evaluation, tests), without a server.
 
-    context = FakeContext(model_dir, [{"body": {"content-type": "text/plain"}}, {}])   # one dict of headers per request
+    context = LocalContext(model_dir, [{"body": {"content-type": "text/plain"}}, {}])   # one dict of headers per request
     answers = handler.handle([{"body": b"Great."}, {"body": b"Dull."}], context)
     context.status(0)   # 200, or the status the handler set for that request
 """
 
 from __future__ import annotations
+
+from serving.settings import load_model_yaml
+from serving.torchserve import MODEL_NAME
 
 
 class FakeRequest:
@@ -26,12 +29,14 @@ class FakeMetrics:
         pass
 
 
-class FakeContext:
+class LocalContext:
     """What TorchServe's Context gives a handler: model_dir, manifest, per-request headers and status."""
 
-    def __init__(self, model_dir, headers: list[dict]) -> None:
+    def __init__(self, model_dir, headers: list[dict], model_yaml_config: dict | None = None) -> None:
         self.system_properties = {"model_dir": str(model_dir), "batch_size": len(headers), "gpu_id": None}
-        self.manifest = {"model": {"modelName": "sentiment", "handler": "handler.py"}}
+        self.manifest = {"model": {"modelName": MODEL_NAME, "handler": "handler.py"}}
+        # What torch-model-archiver packs (config/model-config.yaml) unless a test gives its own.
+        self.model_yaml_config = load_model_yaml() if model_yaml_config is None else model_yaml_config
         self.metrics = FakeMetrics()
         self.request_processor = [FakeRequest(h) for h in headers]
 
