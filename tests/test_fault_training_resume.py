@@ -12,7 +12,6 @@ the steps so the kill lands at a known step.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -34,7 +33,7 @@ MAX_EPOCHS = 4  # as the tiny_run fixture, the uninterrupted reference
 
 
 def train_command(tiny_imdb: Path, run_dir: Path, progress: Path, seconds: float, *extra: str) -> list[str]:
-    pacer = ["--trainer.callbacks+=train_pacer.PaceSteps", f"--trainer.callbacks.progress_file={progress}",
+    pacer = ["--trainer.callbacks+=tests.train_pacer.PaceSteps", f"--trainer.callbacks.progress_file={progress}",
              f"--trainer.callbacks.seconds={seconds}"]
     return [sys.executable, str(ROOT / "train.py"), *tiny_fit_args(tiny_imdb, run_dir), "--trainer.max_epochs",
             str(MAX_EPOCHS), "--checkpoint.every_n_train_steps", str(CHECKPOINT_EVERY), *pacer, *extra]
@@ -53,10 +52,9 @@ def checkpoint_step(path: Path) -> int:
 
 
 def test_sigkill_mid_epoch_resumes_from_last_ckpt(tiny_imdb, tiny_run, tmp_path, request):
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
     run_dir, progress = tmp_path / "runs", tmp_path / "step.txt"
     log = (tmp_path / "first.log").open("w")
-    first = subprocess.Popen(train_command(tiny_imdb, run_dir, progress, 0.6), cwd=ROOT, env=env,
+    first = subprocess.Popen(train_command(tiny_imdb, run_dir, progress, 0.6), cwd=ROOT,
                              stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 240
@@ -84,7 +82,7 @@ def test_sigkill_mid_epoch_resumes_from_last_ckpt(tiny_imdb, tiny_run, tmp_path,
 
     started, started_wall = time.monotonic(), time.time()
     resumed = subprocess.run(train_command(tiny_imdb, run_dir, progress, 0.0, "--ckpt_path", "last"), cwd=ROOT,
-                             env=env, capture_output=True, text=True, timeout=600)
+                             capture_output=True, text=True, timeout=600)
     resume_s = time.monotonic() - started
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     first_step, _, first_time = progress.with_suffix(".first").read_text().split()

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
+from data.text_encoding import pad_batch
 from model.export import load_export
+from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
 from train import cli_main
 
 
@@ -35,12 +36,16 @@ def test_export_scores_like_the_trained_module(tiny_run, tiny_imdb):
         assert torch.allclose(module(input_ids, lengths), net(input_ids, lengths), atol=1e-6)
 
 
-def test_last_checkpoint_holds_the_final_epoch(tiny_run):
-    """Also after epochs that did not improve val/acc: resuming continues, it does not go back."""
-    last = torch.load(tiny_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    best = next((tiny_run / "checkpoints").glob("epoch*.ckpt"))
+def test_last_checkpoint_follows_epochs_that_did_not_improve(tiny_imdb, tmp_path):
+    """Learning rates go to 0 after epoch 0, so epochs 1-3 cannot improve val/acc: the best checkpoint
+    stays epoch 0 while last.ckpt must still hold epoch 3, or `--ckpt_path last` would go back in time."""
+    cli = cli_main(tiny_fit_args(tiny_imdb, tmp_path, "--trainer.max_epochs", "4",
+                                 "--trainer.callbacks+=tests.train_pacer.FreezeAfterFirstEpoch"))
+    checkpoints = Path(cli.trainer.log_dir) / "checkpoints"
+    (best,) = checkpoints.glob("epoch*.ckpt")
+    assert best.name.startswith("epoch00-")
+    last = torch.load(checkpoints / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["epoch"] == 3 and last["global_step"] == 4 * 14  # 216 training rows in batches of 16
-    assert torch.load(best, map_location="cpu", weights_only=False)["global_step"] <= last["global_step"]
 
 
 def test_vocab_size_flows_from_data_to_model(tiny_run):
@@ -65,13 +70,17 @@ def test_tensorboard_events_hold_curves_and_hyperparameters(tiny_run):
     assert "_hparams_/session_start_info" in plugin_tags and "test/pr_curve" in plugin_tags
 
 
-def test_test_subcommand_evaluates_a_checkpoint(tiny_run, tiny_imdb, tmp_path):
-    args = tiny_fit_args(tiny_imdb, tmp_path)
+def test_test_subcommand_reproduces_the_fit_runs_test_metrics(tiny_run, tiny_imdb, tmp_path):
+    """fit tests its best checkpoint; `test` on that same checkpoint must give the same figures."""
+    best = next((tiny_run / "checkpoints").glob("epoch*.ckpt"))
+    args = [a for a in tiny_fit_args(tiny_imdb, tmp_path) if a not in ("--trainer.max_epochs", "2")]
     args[0] = "test"
-    args = [a for a in args if a not in ("--trainer.max_epochs", "2")]
-    cli = cli_main([*args, "--ckpt_path", str(tiny_run / "checkpoints" / "last.ckpt")])
-    metrics = json.loads((Path(cli.trainer.log_dir) / "metrics.json").read_text())
-    assert 0.0 <= metrics["test/acc"] <= 1.0
+    cli = cli_main([*args, "--ckpt_path", str(best)])
+    tested = json.loads((Path(cli.trainer.log_dir) / "metrics.json").read_text())
+    fitted = json.loads((tiny_run / "metrics.json").read_text())
+    assert tested.keys() == fitted.keys()
+    for name, value in fitted.items():
+        assert tested[name] == pytest.approx(value, abs=1e-6), name
 
 
 def test_resume_from_last_checkpoint(tiny_imdb, tmp_path):
@@ -128,18 +137,22 @@ def run_train_py(args, cwd, timeout=600):
 
 
 @pytest.mark.slow
-def test_ddp_with_two_cpu_processes(tiny_imdb, tmp_path):
+def test_ddp_ranks_train_on_different_rows(tiny_imdb, tmp_path):
+    rows = tmp_path / "rows"
     args = tiny_fit_args(tiny_imdb, tmp_path, "--trainer.accelerator", "cpu", "--trainer.devices", "2",
-                         "--trainer.strategy", "ddp")
-    result = run_train_py(args, cwd=tmp_path)
+                         "--trainer.strategy", "ddp", "--trainer.callbacks+=tests.train_pacer.RecordRows",
+                         f"--trainer.callbacks.folder={rows}")
+    result = run_train_py(args, cwd=ROOT)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = list(tmp_path.glob("imdb/version_*"))
-    metrics = json.loads((run / "metrics.json").read_text())
-    assert 0.0 <= metrics["test/acc"] <= 1.0
+    assert {"test/acc", "test/loss"} <= set(json.loads((run / "metrics.json").read_text()))
     load_export(run / "export")
-    # Each rank trains on its own half: 216 training rows -> 108 per rank -> 7 batches of 16 per epoch.
+    seen = [(rows / f"rows-rank{rank}.txt").read_text().splitlines() for rank in (0, 1)]
+    # 216 training rows: 108 per rank, none on both, all of them between the two.
+    assert len(seen[0]) == len(seen[1]) == 108
+    assert not set(seen[0]) & set(seen[1])
     checkpoint = torch.load(run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    assert checkpoint["global_step"] == 2 * 7
+    assert checkpoint["global_step"] == 2 * 7  # 7 batches of 16 per rank and epoch
 
 
 @pytest.mark.slow
@@ -148,5 +161,16 @@ def test_smoke_fit_on_a_real_imdb_sample(tmp_path):
     args = tiny_fit_args(SHARED_IMDB, tmp_path, "--data.max_samples", "400", "--data.vocab_size", "3000",
                          "--data.max_length", "128", "--trainer.max_epochs", "1")
     cli = cli_main(args)
-    metrics = json.loads((Path(cli.trainer.log_dir) / "metrics.json").read_text())
-    assert 0.0 <= metrics["test/acc"] <= 1.0 and metrics["test/loss"] > 0
+    run = Path(cli.trainer.log_dir)
+    metrics = json.loads((run / "metrics.json").read_text())
+    # The export must score the same real test rows as the tested checkpoint did.
+    datamodule = cli.datamodule
+    net, encoder, _ = load_export(run / "export")
+    test = datamodule.splits["test"]
+    correct = 0
+    for start in range(0, len(test), 64):
+        ids = [test[i][0] for i in range(start, min(start + 64, len(test)))]
+        labels = [test[i][1] for i in range(start, min(start + 64, len(test)))]
+        scores = net.predict_proba(*pad_batch(ids))
+        correct += sum(int(s >= 0.5) == y for s, y in zip(scores.tolist(), labels))
+    assert metrics["test/acc"] == pytest.approx(correct / len(test), abs=1e-6)
