@@ -2,8 +2,8 @@
 
     .venv/bin/python -m pytest -m slow tests/test_fault_server.py -s     # prints the measured recovery figures
 
-(a) 16 clients keep requests in flight (twice the batch size of 8, so requests wait in the queue
-    while one batch is in the worker); the worker process is SIGKILLed. TorchServe must start a
+(a) Twice as many clients as the served batch size (config/config.properties) keep requests in
+    flight, so requests wait in the queue while one batch is in the worker; the worker is SIGKILLed. TorchServe must start a
     new worker; only the batch in flight may fail, with an HTTP answer, and nothing may hang.
 (b) The same archive served again after `torchserve --stop` answers with the same scores.
 Figures (unavailability, failed count, restart times) are printed as JSON, never asserted.

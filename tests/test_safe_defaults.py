@@ -73,7 +73,7 @@ def server(tmp_path_factory):
     import shutil
     import tempfile
 
-    tmp = Path(tempfile.mkdtemp(prefix="ts-"))  # short: worker socket paths are capped (tests/short_tmp.py)
+    tmp = Path(tempfile.mkdtemp(prefix="ts-"))  # short: worker socket paths are capped (serving/torchserve.py)
     try:
         with running_torchserve(make_random_mar(tmp), tmp) as live:
             yield live
