@@ -10,7 +10,7 @@ LOAD_REQUESTS ?= 20000
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast train bench-train clean archive serve stop bench-serve load-test web bench-explain
+.PHONY: help install test test-fast train bench-train clean archive serve stop bench-serve load-test evaluate web bench-explain
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -34,7 +34,7 @@ train: install ## the default recipe on the full data (docs/training.md)
 	$(PY) train.py fit --config config/default.yaml --data.dataset $(DATASET)
 
 bench-train: install ## training throughput: padded vs packed batches (JSON)
-	$(PY) benchmarks/train_throughput.py --dataset $(DATASET)
+	$(PY) benchmarks/train_throughput.py --dataset $(DATASET) --out docs/figures/train_throughput.json
 
 clean: ## remove runs, logs and test caches
 	rm -rf runs lightning_logs .pytest_cache
@@ -52,12 +52,14 @@ stop: install ## stop the server `make serve` started
 bench-serve: install ## serving latency and throughput sweep (JSON, docs/figures/)
 	$(PY) benchmarks/serving_latency.py
 
-load-test: archive ## 20,000 mixed good and bad requests from 32 clients against an own loopback server
-	mkdir -p runs
-	$(PY) benchmarks/load_test.py --requests $(LOAD_REQUESTS) --mar $(MAR) --out runs/load_test.json
+load-test: archive ## 20,000 mixed good and bad requests from 32 clients against an own loopback server (JSON)
+	$(PY) benchmarks/load_test.py --requests $(LOAD_REQUESTS) --mar $(MAR) --out docs/figures/load_test.json
+
+evaluate: install ## accuracy of handler.py on the full IMDB test split, in-process (JSON)
+	$(PY) scripts/evaluate_handler.py --artifacts $(ARTIFACTS) --dataset $(DATASET) --out docs/figures/handler_accuracy.json
 
 web: install ## the review page on 127.0.0.1:$(WEB_PORT) (needs `make serve` running)
 	$(PY) web/server.py --port $(WEB_PORT)
 
 bench-explain: install ## explanation time and convergence per integrated-gradient steps (JSON)
-	$(PY) benchmarks/explain_latency.py --artifacts $(ARTIFACTS)
+	$(PY) benchmarks/explain_latency.py --artifacts $(ARTIFACTS) --out docs/figures/explain_latency.json

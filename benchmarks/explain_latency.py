@@ -11,17 +11,18 @@ The row for serving.explain.N_STEPS is repeated at the top level: that is what t
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
 
 from model.export import load_export
 from serving.explain import N_STEPS, attribute, explain_texts
+from benchmarks.report import add_out_argument, emit
+
+ROOT = Path(__file__).resolve().parents[1]
 
 SENTENCES = [
     "I went in expecting very little from this film and came out genuinely moved.",
@@ -47,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--repeats", type=int, default=5)
     # On cores shared with other work, one intra-op thread was 3-5x faster than two (no spin-waiting).
     parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads; default: torch's choice")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -66,12 +68,12 @@ def main(argv: list[str] | None = None) -> None:
         rows.append({"n_steps": n_steps, "median_ms": round(1000 * statistics.median(times), 1),
                      "min_ms": round(1000 * min(times), 1), "abs_convergence_delta": round(float(deltas.abs()[0]), 5)})
     chosen = next(row for row in rows if row["n_steps"] == N_STEPS) if N_STEPS in {r["n_steps"] for r in rows} else None
-    print(json.dumps({
+    emit({
         "artifacts": str(args.artifacts), "review_words": args.words, "tokens": len(encoder.encode_tokens(text)[0]),
         "logit": round(float(logits[0]), 4), "torch_threads": torch.get_num_threads(),
         "n_steps": N_STEPS, "median_ms": chosen and chosen["median_ms"],
         "abs_convergence_delta": chosen and chosen["abs_convergence_delta"], "by_n_steps": rows,
-    }, indent=2))
+    }, args.out)
 
 
 if __name__ == "__main__":

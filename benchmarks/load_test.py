@@ -39,6 +39,7 @@ import psutil
 import requests
 
 from serving.torchserve import read_key
+from benchmarks.report import add_out_argument, emit
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_REVIEWS = ROOT.parent / "shared" / "imdb" / "plain_text" / "test-00000-of-00001.parquet"
@@ -240,7 +241,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mar", type=Path, default=ROOT / "model_store" / "sentiment.mar")
     parser.add_argument("--url", help="a running server (e.g. `make serve`'s http://127.0.0.1:8080); default: start one")
     parser.add_argument("--key-file", type=Path, default=ROOT / "model_store" / "key_file.json")
-    parser.add_argument("--out", type=Path, help="also write the JSON report here")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if not 0 < args.requests <= 200_000 or not 0 < args.clients <= 256:
         parser.error("--requests must be in 1..200000 and --clients in 1..256")
@@ -264,11 +265,7 @@ def main(argv: list[str] | None = None) -> dict:
         with tempfile.TemporaryDirectory(prefix="load-test-") as tmp, running_torchserve(args.mar, tmp) as server:
             report = run_load(server.inference_url, server.token, probes, args.clients, args.timeout,
                               args.max_seconds, server.pid, warmup)
-    text = json.dumps(report, indent=2)
-    print(text)
-    if args.out:
-        args.out.write_text(text + "\n")
-    return report
+    return emit(report, args.out)
 
 
 if __name__ == "__main__":

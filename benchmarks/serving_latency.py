@@ -21,9 +21,10 @@ from pathlib import Path
 import requests
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
 
 from model.export import load_export
+
+ROOT = Path(__file__).resolve().parents[1]
 
 # A typical IMDB review: ~230 words, close to the test split's median length.
 REVIEW = (

@@ -13,7 +13,6 @@ same batches: that ratio is why model/network.py runs right-padded batches.
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import time
 from pathlib import Path
@@ -23,10 +22,12 @@ import yaml
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-ROOT = Path(__file__).resolve().parents[1]
 
 from data.imdb_datamodule import IMDBDataModule
 from model.network import SentimentNet, SentimentNetConfig
+from benchmarks.report import add_out_argument, emit
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 class PackedBaseline(nn.Module):
@@ -92,6 +93,7 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20, help="batches timed per variant")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     parser.add_argument("--skip-baseline", action="store_true")
+    add_out_argument(parser)
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -124,7 +126,7 @@ def main() -> None:
         report["inference_speedup_vs_packed"] = round(
             ours["inference"]["samples_per_s"] / base["inference"]["samples_per_s"], 2
         )
-    print(json.dumps(report, indent=2))
+    emit(report, args.out)
 
 
 if __name__ == "__main__":

@@ -9,14 +9,14 @@ exactly the worker's path, and compares the labels with the dataset's (neg=0, po
 from __future__ import annotations
 
 import argparse
-import json
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-
 from handler import SentimentHandler
 from serving.local_context import LocalContext
+from benchmarks.report import add_out_argument, emit
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def handler_scores(artifacts: Path, texts: list[str], batch_size: int = 8) -> list[float]:
@@ -39,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--artifacts", type=Path, default=ROOT / "model_store" / "artifacts")
     parser.add_argument("--dataset", default=str(ROOT.parent / "shared" / "imdb"))
     parser.add_argument("--limit", type=int, default=None, help="first N reviews only (quick checks)")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     import datasets
 
@@ -49,10 +50,10 @@ def main(argv: list[str] | None = None) -> None:
     scores = handler_scores(args.artifacts, list(test["text"]))
     labels = list(test["label"])
     correct = sum(int(s >= 0.5) == y for s, y in zip(scores, labels))
-    print(json.dumps({
+    emit({
         "artifacts": str(args.artifacts), "reviews": len(labels), "accuracy": round(correct / len(labels), 5),
         "seconds": round(time.perf_counter() - started, 1),
-    }))
+    }, args.out)
 
 
 if __name__ == "__main__":

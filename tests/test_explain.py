@@ -20,10 +20,9 @@ from tests.conftest import make_review
 from data.text_encoding import TextEncoder, train_tokenizer
 from model.export import load_export
 from model.network import SentimentNet, SentimentNetConfig
-
-LABELS = ["negative", "positive"]
 from serving.explain import attribute, explain_texts
 
+LABELS = ["negative", "positive"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "model_store" / "artifacts"
 POSITIVE_REVIEW, POSITIVE_CUES = "A wonderful, moving film", {"wonderful", "moving"}
 NEGATIVE_REVIEW, NEGATIVE_CUES = "A dull, awful waste of time", {"dull", "awful", "waste"}

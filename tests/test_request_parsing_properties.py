@@ -18,7 +18,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from tests.hostile_inputs import ANY_CHAR, CONTENT_TYPES, EDGE_TEXT, JSON_SCALARS, JSON_VALUES, NEAR_VALID
+from tests.hostile_inputs import ANY_CHAR, CONTENT_TYPES, EDGE_TEXT, JSON_VALUES, NEAR_VALID
 from tests.hypothesis_cases import case_counter, examples, report_hypothesis_cases  # noqa: F401
 from serving.request_parsing import DEFAULT_SETTINGS, RequestError, parse_request
 

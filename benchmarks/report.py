@@ -1,0 +1,36 @@
+"""Print a benchmark's JSON report and, with --out, keep it (the docs' figures live in docs/figures/).
+
+    from benchmarks.report import add_out_argument, emit
+    add_out_argument(parser)            # --out PATH
+    emit(report, args.out)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import psutil
+
+
+def add_out_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", type=Path, help="also write the JSON report here (e.g. docs/figures/NAME.json)")
+
+
+def machine() -> dict:
+    """Where and when a figure was measured, stored beside it."""
+    return {"date": time.strftime("%Y-%m-%d"), "cpus": psutil.cpu_count(), "processor": platform.processor() or platform.machine(),
+            "load_average_1m": round(psutil.getloadavg()[0], 2)}
+
+
+def emit(report: dict, out: Path | None) -> dict:
+    report = {**report, "machine": machine()}
+    text = json.dumps(report, indent=2)
+    print(text)
+    if out:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text + "\n")
+    return report
