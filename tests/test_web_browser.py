@@ -12,18 +12,16 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import threading
-from pathlib import Path
 
 import pytest
 import requests
 
-from tests.conftest import ROOT
-from tests.random_export import make_random_export
-from serving.torchserve import running_torchserve
-
 from scripts.build_archive import build
-from web.server import make_server
+from serving.torchserve import running_torchserve
+from tests.conftest import ROOT
+from tests.page_server import running_page
+from tests.random_export import make_random_export
+from web.settings import PageSettings
 
 pytestmark = pytest.mark.slow
 ARTIFACTS = ROOT / "model_store" / "artifacts"
@@ -62,14 +60,6 @@ def browser(tmp_path):
         driver.quit()
 
 
-def serve_page(torchserve_url: str, key_file: Path):
-    """web/server.py on a free loopback port, in a thread; returns (server, page URL)."""
-    server = make_server("127.0.0.1", 0, torchserve_url, key_file)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    host, port = server.server_address[:2]
-    return server, f"http://{host}:{port}/"
-
-
 def submit(browser, text: str) -> None:
     from selenium.webdriver.common.by import By
 
@@ -94,8 +84,9 @@ def test_page_shows_label_probability_shaded_words_and_readable_errors(browser, 
     export = ARTIFACTS if (ARTIFACTS / "network.pt").is_file() else make_random_export(tmp_path / "export")
     mar = build(export, tmp_path / "mar")
     with running_torchserve(mar, tmp_path) as torchserve:
-        page, url = serve_page(torchserve.inference_url, torchserve.work_dir / "key_file.json")
-        try:
+        settings = PageSettings(torchserve_url=torchserve.inference_url, key_file=torchserve.key_file)
+        with running_page(settings) as page:
+            url = page.url + "/"
             expected = requests.post(
                 f"{torchserve.inference_url}/predictions/sentiment", json={"text": REVIEW}, headers=torchserve.headers(), timeout=WAIT_S
             ).json()
@@ -120,18 +111,11 @@ def test_page_shows_label_probability_shaded_words_and_readable_errors(browser, 
             assert "empty" in error.text and "HTTP 400" in error.text
             assert not browser.find_element(By.ID, "result").is_displayed()
             browser.save_screenshot(str(tmp_path / "web_page_error.png"))
-        finally:
-            page.shutdown()
-            page.server_close()
 
     # TorchServe is gone now: the page's server answers 502 and the page says so in words.
-    page, url = serve_page(torchserve.inference_url, torchserve.work_dir / "key_file.json")
-    try:
-        browser.get(url)
+    with running_page(settings) as page:
+        browser.get(page.url + "/")
         submit(browser, REVIEW)
         error = wait_visible(browser, "error")
         assert "not reachable" in error.text and "HTTP 502" in error.text
-    finally:
-        page.shutdown()
-        page.server_close()
     assert (tmp_path / "web_page.png").stat().st_size > 10_000

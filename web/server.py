@@ -3,126 +3,102 @@
     make serve     # TorchServe on 127.0.0.1:8080, key file model_store/key_file.json
     make web       # this file: http://127.0.0.1:8090/
     python web/server.py [--port 8090] [--torchserve http://127.0.0.1:8080] [--key-file model_store/key_file.json]
+    python -m web.server ...   # the same
+    python web/server.py --help   # every flag and its default
 
 Why a proxy: the page and its API share one origin, so TorchServe needs no CORS setting and the
-inference key never reaches the browser; it is read from TorchServe's key_file.json on every
-call, so a restarted TorchServe (new keys) needs no restart here. Standard library only.
-
-    POST /api/predict  -> POST {torchserve}/predictions/sentiment
-    POST /api/explain  -> POST {torchserve}/explanations/sentiment
-TorchServe's own answers (4xx {"error": ...} included) pass through unchanged; when TorchServe
-cannot be reached the answer is 502 {"error": ...}.
+inference key never reaches the browser. The app is web/app.py (routes, checks, limits); this file
+runs it on uvicorn with the h11 parser, bound to 127.0.0.1 unless told otherwise. Who may call and
+why: SECURITY.md, "The review page".
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import sys
-import urllib.error
-import urllib.request
-from functools import partial
-from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+import socket
 from pathlib import Path
 
-STATIC = Path(__file__).resolve().parent / "static"
-# Only these files are served: nothing else of the repo is reachable through the page's origin.
-FILES = {"/": "index.html", "/index.html": "index.html", "/app.js": "app.js", "/style.css": "style.css"}
-TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8"}
-ROUTES = {"/api/predict": "predictions", "/api/explain": "explanations"}
-MAX_BODY_BYTES = 5 * 1024 * 1024  # TorchServe's max_request_size in config/config.properties
-TIMEOUT_S = 60  # TorchServe's default_response_timeout
+import httpx
+import uvicorn
+from uvicorn.config import LOGGING_CONFIG
+
+from web.app import create_app
+from web.head_timeout import with_head_timeout
+from web.settings import PageSettings
+
+KEEP_ALIVE_S = 5  # an idle connection closes after this
+SHUTDOWN_GRACE_S = 5  # on Ctrl-C, calls still running get this long
 
 
-class PageHandler(BaseHTTPRequestHandler):
-    server_version = "review-page"
-
-    def __init__(self, *args, torchserve: str, key_file: Path, model: str, **kwargs) -> None:
-        self.torchserve, self.key_file, self.model = torchserve.rstrip("/"), key_file, model
-        super().__init__(*args, **kwargs)
-
-    def do_GET(self) -> None:
-        name = FILES.get(self.path.split("?", 1)[0])
-        if name is None:
-            return self._json(HTTPStatus.NOT_FOUND, {"error": f"no such page: {self.path}"})
-        body = (STATIC / name).read_bytes()
-        self._send(HTTPStatus.OK, body, TYPES[Path(name).suffix])
-
-    def do_POST(self) -> None:
-        api = ROUTES.get(self.path)
-        if api is None:
-            return self._json(HTTPStatus.NOT_FOUND, {"error": f"no such API: {self.path}"})
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            return self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": f"review too long: {length} bytes"})
-        request = urllib.request.Request(
-            f"{self.torchserve}/{api}/{self.model}",
-            data=self.rfile.read(length),
-            headers={"Content-Type": self.headers.get("Content-Type") or "application/json", **self._authorization()},
-            method="POST",
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as answer:
-                self._send(answer.status, answer.read(), answer.headers.get("Content-Type") or "application/json")
-        except urllib.error.HTTPError as error:  # TorchServe answered with an error: pass it on
-            self._send(error.code, error.read(), error.headers.get("Content-Type") or "application/json")
-        except (urllib.error.URLError, OSError) as error:
-            reason = getattr(error, "reason", error)
-            self._json(
-                HTTPStatus.BAD_GATEWAY,
-                {"error": f"the model server at {self.torchserve} is not reachable ({reason}); is `make serve` running?"},
-            )
-
-    def _authorization(self) -> dict:
-        # No key file: TorchServe runs with token authorization off (or not at all; the call will say).
-        try:
-            key = json.loads(self.key_file.read_text())["inference"]["key"]
-        except (OSError, ValueError, KeyError, TypeError):
-            return {}
-        return {"Authorization": f"Bearer {key}"}
-
-    def _json(self, status: int, payload: dict) -> None:
-        self._send(status, json.dumps(payload).encode(), "application/json")
-
-    def _send(self, status: int, body: bytes, content_type: str) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        self.send_header("Cache-Control", "no-store")
-        self.send_header("X-Content-Type-Options", "nosniff")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args) -> None:
-        sys.stderr.write(f"web: {self.address_string()} {format % args}\n")
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound, listening socket (port 0: a free one; read it with .getsockname())."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family)
 
 
-def make_server(host: str, port: int, torchserve: str, key_file: str | Path, model: str = "sentiment") -> ThreadingHTTPServer:
-    """A server bound to host:port (port 0: any free one; read it from server.server_address)."""
-    handler = partial(PageHandler, torchserve=torchserve, key_file=Path(key_file), model=model)
-    return ThreadingHTTPServer((host, port), handler)
+def build_server(
+    settings: PageSettings,
+    torchserve_transport: httpx.AsyncBaseTransport | None = None,
+    log_config: dict | None = LOGGING_CONFIG,
+) -> uvicorn.Server:
+    """uvicorn serving the page's app; start it with .run(sockets=[listening_socket(...)])."""
+    config = uvicorn.Config(
+        create_app(settings, torchserve_transport),
+        http=with_head_timeout(settings.client_timeout_s),  # h11 underneath, whatever else is installed
+        ws="none",
+        lifespan="on",
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=KEEP_ALIVE_S,
+        timeout_graceful_shutdown=SHUTDOWN_GRACE_S,
+        # Clients are on this machine, not behind a proxy: X-Forwarded-* must not change the scheme or client.
+        proxy_headers=False,
+        server_header=False,
+        log_config=log_config,
+    )
+    return uvicorn.Server(config)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    defaults = PageSettings()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (%(default)s); loopback: the page is for this machine")
+    parser.add_argument("--port", type=int, default=8090, help="%(default)s; 0 picks a free one")
+    parser.add_argument("--torchserve", default=defaults.torchserve_url,
+                        help="TorchServe's inference address (%(default)s)")
+    parser.add_argument("--key-file", type=Path, default=defaults.key_file,
+                        help="TorchServe's key_file.json (%(default)s, where make serve writes it)")
+    parser.add_argument("--model", default=defaults.model, help="TorchServe's model name (%(default)s)")
+    parser.add_argument("--allowed-host", action="append", dest="allowed_hosts",
+                        help="a host name the page answers to; repeat for more "
+                        f"(default: {', '.join(defaults.allowed_hosts)})")
+    parser.add_argument("--max-in-flight", type=int, default=defaults.max_in_flight,
+                        help="API calls forwarded at once (%(default)s); more get 503 with Retry-After")
+    parser.add_argument("--max-connections", type=int, default=defaults.max_connections,
+                        help="open connections (%(default)s); past it uvicorn answers 503")
+    parser.add_argument("--client-timeout", type=float, default=defaults.client_timeout_s,
+                        help="seconds a client has to send a request head, and then its body (%(default)s; else 408)")
+    parser.add_argument("--max-body-bytes", type=int, default=defaults.max_body_bytes,
+                        help="request bodies over this many bytes (%(default)s) get 413")
+    return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
-    root = Path(__file__).resolve().parents[1]
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--host", default="127.0.0.1", help="loopback by default: the page is for this machine")
-    parser.add_argument("--port", type=int, default=8090)
-    parser.add_argument("--torchserve", default="http://127.0.0.1:8080", help="TorchServe's inference address")
-    parser.add_argument("--key-file", default=str(root / "model_store" / "key_file.json"),
-                        help="TorchServe's key_file.json (make serve writes it in model_store/)")
-    parser.add_argument("--model", default="sentiment")
-    args = parser.parse_args(argv)
-    server = make_server(args.host, args.port, args.torchserve, args.key_file, args.model)
-    host, port = server.server_address[:2]
+    args = parse_args(argv)
+    settings = PageSettings(
+        torchserve_url=args.torchserve,
+        key_file=args.key_file,
+        model=args.model,
+        allowed_hosts=tuple(args.allowed_hosts or PageSettings.allowed_hosts),
+        max_in_flight=args.max_in_flight,
+        max_connections=args.max_connections,
+        client_timeout_s=args.client_timeout,
+        max_body_bytes=args.max_body_bytes,
+    )
+    sock = listening_socket(args.host, args.port)
+    host, port = sock.getsockname()[:2]
     print(f"Review page: http://{host}:{port}/  (model server {args.torchserve}; Ctrl-C stops)", flush=True)
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.server_close()
+    build_server(settings).run(sockets=[sock])
 
 
 if __name__ == "__main__":
