@@ -98,7 +98,10 @@ def main(argv: list[str] | None = None) -> None:
     sock = listening_socket(args.host, args.port)
     host, port = sock.getsockname()[:2]
     print(f"Review page: http://{host}:{port}/  (model server {args.torchserve}; Ctrl-C stops)", flush=True)
-    build_server(settings).run(sockets=[sock])
+    try:
+        build_server(settings).run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn has already shut down gracefully; it re-raises Ctrl-C only to set the exit status
 
 
 if __name__ == "__main__":
