@@ -9,6 +9,7 @@ are SECURITY.md's "The review page".
 from __future__ import annotations
 
 import json
+import socket
 
 import httpx
 import pytest
@@ -177,6 +178,16 @@ def test_unreachable_torchserve_is_502_in_words(key_file):
         answer = call(page, "POST", "/api/predict", page.browser_headers(), json=REVIEW)
     assert answer.status_code == 502
     assert f"the model server at {url} is not reachable" in answer.json()["error"]
+
+
+def test_torchserve_too_slow_is_504_in_words(key_file):
+    # A socket that takes connections (the kernel's backlog) and never answers.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        with running_page(PageSettings(torchserve_url=url, key_file=key_file, torchserve_timeout_s=0.5)) as page:
+            answer = call(page, "POST", "/api/predict", page.browser_headers(), json=REVIEW)
+    assert answer.status_code == 504
+    assert "did not answer within 0.5 s" in answer.json()["error"]
 
 
 def test_every_answer_carries_the_security_headers(page):

@@ -4,12 +4,15 @@
     POST /api/explain  -> POST {torchserve}/explanations/{model}
 
 TorchServe's answers (4xx {"error": ...} included) pass through unchanged; when TorchServe cannot
-be reached the answer is 502 {"error": ...}. The key is read from TorchServe's key_file.json on
-every call, so a restarted TorchServe (new keys) needs no restart here; without a key file no
-Authorization header is sent (TorchServe with token authorization off).
+be reached the answer is 502 {"error": ...}, when it does not answer in time 504 {"error": ...}.
+The key is read from TorchServe's key_file.json on every call, so a restarted TorchServe (new
+keys) needs no restart here; without a key file no Authorization header is sent (TorchServe with
+token authorization off).
 """
 
 from __future__ import annotations
+
+import logging
 
 import anyio
 import httpx
@@ -21,6 +24,7 @@ from serving.torchserve import read_key
 from web.settings import PageSettings
 
 APIS = {"/api/predict": "predictions", "/api/explain": "explanations"}
+log = logging.getLogger("uvicorn.error")
 # The unread rest of a refused body would keep the connection busy: close it instead.
 CLOSE = {"Connection": "close"}
 
@@ -76,7 +80,12 @@ async def forward(request: Request) -> Response:
                 **authorization(settings),
             },
         )
-    except httpx.TransportError as error:  # refused, reset, timed out
+    except httpx.TransportError as error:
+        log.warning("TorchServe call %s failed: %r", request.url.path, error)
+        if isinstance(error, httpx.TimeoutException) and not isinstance(error, httpx.ConnectTimeout):
+            waited = settings.torchserve_timeout_s
+            message = f"the model server at {settings.torchserve_url} did not answer within {waited:g} s"
+            return JSONResponse({"error": message}, status_code=504)
         reason = str(error) or type(error).__name__
         message = f"the model server at {settings.torchserve_url} is not reachable ({reason}); is `make serve` running?"
         return JSONResponse({"error": message}, status_code=502)
