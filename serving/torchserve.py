@@ -187,11 +187,12 @@ def start(server: TorchServe, config: Path, model_store: Path, foreground: bool 
     for folder in (server.work_dir, server.log_dir, server.tmp_dir):
         folder.mkdir(parents=True, exist_ok=True)
     server.key_file.unlink(missing_ok=True)  # a stale key file would look like the new server's
-    console = open(server.log_dir / "torchserve_console.log", "wb")  # a file, not a pipe: the JVM outlives us
-    return subprocess.Popen(
-        start_command(config, model_store, server.token_auth, foreground), cwd=server.work_dir,
-        env=server.environment(), stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
-    )
+    # A file, not a pipe: the JVM outlives this process. The child keeps its own copy of the descriptor.
+    with open(server.log_dir / "torchserve_console.log", "wb") as console:
+        return subprocess.Popen(
+            start_command(config, model_store, server.token_auth, foreground), cwd=server.work_dir,
+            env=server.environment(), stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
+        )
 
 
 def wait_until_ready(server: TorchServe, launcher: subprocess.Popen | None = None,
