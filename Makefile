@@ -10,7 +10,7 @@ LOAD_REQUESTS ?= 20000
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast train bench-train clean archive serve stop bench-serve load-test evaluate web bench-explain
+.PHONY: help install test test-fast train bench-train clean archive serve stop bench-serve load-test evaluate web screenshot bench-explain
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -60,6 +60,9 @@ evaluate: install ## accuracy of handler.py on the full IMDB test split, in-proc
 
 web: install ## the review page on 127.0.0.1:$(WEB_PORT) (needs `make serve` running)
 	$(PY) web/server.py --port $(WEB_PORT)
+
+screenshot: install ## docs/web_page.png, taken by the browser test with the committed model
+	WEB_SCREENSHOT=docs/web_page.png $(PY) -m pytest -m slow tests/test_web_browser.py -k page_shows -q
 
 bench-explain: install ## explanation time and convergence per integrated-gradient steps (JSON)
 	$(PY) benchmarks/explain_latency.py --artifacts $(ARTIFACTS) --out docs/figures/explain_latency.json

@@ -5,6 +5,7 @@
 Needs Debian's `chromium` and `chromium-driver` (.ci/run installs them): skipped when they are
 missing, failed instead when CI=true. The archive holds model_store/artifacts when present, else
 a random export: the test checks that the page shows what the server answered, not the model's taste.
+With WEB_SCREENSHOT=PATH it also keeps the page's screenshot there (`make screenshot`: docs/web_page.png).
 """
 
 from __future__ import annotations
@@ -119,3 +120,5 @@ def test_page_shows_label_probability_shaded_words_and_readable_errors(browser, 
         error = wait_visible(browser, "error")
         assert "not reachable" in error.text and "HTTP 502" in error.text
     assert (tmp_path / "web_page.png").stat().st_size > 10_000
+    if os.environ.get("WEB_SCREENSHOT"):
+        shutil.copyfile(tmp_path / "web_page.png", os.environ["WEB_SCREENSHOT"])
