@@ -11,6 +11,8 @@ Requests (one item of a TorchServe batch each): text/plain body, JSON {"text": "
 JSON {"texts": [...]}. Answers: {"label": "positive"|"negative", "score": P(positive)}, a list of
 them for "texts", or for a bad request its own 4xx status with {"error": ..., "status": ...}.
 POST /explanations/sentiment takes the same inputs and answers serving.explain's dicts.
+KServe's protocols (/v2/models/sentiment/infer, /v1/models/sentiment:predict) come through the
+envelopes of serving/envelopes.py, chosen by the server's service_envelope.
 """
 
 from __future__ import annotations
@@ -24,8 +26,11 @@ import torch
 from ts.torch_handler.base_handler import BaseHandler
 
 from model.export import load_export
+from serving.envelopes import register_envelopes
 from serving.request_parsing import RequestError, parse_request
 from serving.settings import HandlerSettings
+
+register_envelopes()  # service_envelope=open_inference_v2 | kserve_v1 (config/kserve*.properties)
 
 logger = logging.getLogger(__name__)
 

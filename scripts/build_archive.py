@@ -35,6 +35,7 @@ PACKAGE_FILES = [
     "model/__init__.py", "model/network.py", "model/export.py",
     "data/__init__.py", "data/text_encoding.py",
     "serving/__init__.py", "serving/request_parsing.py", "serving/settings.py", "serving/explain.py",
+    "serving/open_inference.py", "serving/envelopes.py",
 ]
 EXPORT_FILES = ["network.pt", "tokenizer.json", "model_config.json"]
 OPTIONAL_EXPORT_FILES = ["MODEL_CARD.md"]

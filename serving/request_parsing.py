@@ -64,6 +64,8 @@ def parse_request(request: Any, content_type: str | None = None,
     text/plain is always review text; anything else (curl's default form type,
     none) is JSON if it looks like a JSON object or array, else text.
     """
+    if isinstance(request, RequestError):
+        raise request  # a protocol envelope (serving/envelopes.py) refused the body before the handler saw it
     media_type = (content_type or "").split(";")[0].strip().lower()
     try:
         body = request_body(request)
@@ -82,11 +84,11 @@ def parse_request(request: Any, content_type: str | None = None,
     if isinstance(body, str) and media_type != "text/plain":
         body = _maybe_json(body, required=media_type == "application/json")
     if isinstance(body, str):
-        return [_check_text(body, "body", settings)], False
+        return [check_text(body, "body", settings)], False
     if isinstance(body, dict):
         return _parse_object(body, settings)
     raise RequestError(
-        f"JSON body must be an object with \"text\" or \"texts\", got {_json_type(body)}"
+        f"JSON body must be an object with \"text\" or \"texts\", got {json_type(body)}"
     )
 
 
@@ -106,16 +108,16 @@ def _maybe_json(text: str, required: bool) -> Any:
 def _parse_object(body: dict, settings: HandlerSettings) -> tuple[list[str], bool]:
     keys = set(body)
     if keys == {"text"}:
-        return [_check_text(body["text"], "text", settings)], False
+        return [check_text(body["text"], "text", settings)], False
     if keys == {"texts"}:
         texts = body["texts"]
         if not isinstance(texts, list):
-            raise RequestError(f"\"texts\" must be a list of strings, got {_json_type(texts)}")
+            raise RequestError(f"\"texts\" must be a list of strings, got {json_type(texts)}")
         if not texts:
             raise RequestError("\"texts\" is empty: send at least one review")
         if len(texts) > settings.max_texts:
             raise RequestError(f"\"texts\" has {len(texts)} reviews; at most {settings.max_texts} per request", 413)
-        return [_check_text(t, f"texts[{i}]", settings) for i, t in enumerate(texts)], True
+        return [check_text(t, f"texts[{i}]", settings) for i, t in enumerate(texts)], True
     if "text" in keys and "texts" in keys:
         raise RequestError("send either \"text\" or \"texts\", not both")
     unknown = sorted(keys - {"text", "texts"})
@@ -124,9 +126,10 @@ def _parse_object(body: dict, settings: HandlerSettings) -> tuple[list[str], boo
     raise RequestError(f"JSON object needs a \"text\" or \"texts\" key, got keys {sorted(map(str, keys))[:5]}")
 
 
-def _check_text(value: Any, where: str, settings: HandlerSettings) -> str:
+def check_text(value: Any, where: str, settings: HandlerSettings) -> str:
+    """`value` if it is a review text within the caps, else a RequestError naming `where`."""
     if not isinstance(value, str):
-        raise RequestError(f"{where} must be a string, got {_json_type(value)}")
+        raise RequestError(f"{where} must be a string, got {json_type(value)}")
     if len(value) > settings.max_text_chars:
         raise RequestError(f"{where} has {len(value)} characters; the cap is {settings.max_text_chars}", 413)
     if not any(_is_content(char) for char in value):
@@ -143,6 +146,6 @@ def _is_content(char: str) -> bool:
     return not char.isspace() and unicodedata.category(char)[0] != "C"
 
 
-def _json_type(value: Any) -> str:
+def json_type(value: Any) -> str:
     names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
     return "null" if value is None else names.get(type(value), type(value).__name__)
