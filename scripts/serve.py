@@ -1,6 +1,6 @@
 """`make serve` / `make stop`: TorchServe with model_store/sentiment.mar on config/config.properties' ports.
 
-    python scripts/serve.py start              # waits for a READY worker, prints a curl line
+    python scripts/serve.py start              # prints the torchserve command, waits for a READY worker, prints a curl line
     python scripts/serve.py start --no-token   # token authorization off: local experiments only
     python scripts/serve.py stop
 
@@ -13,10 +13,11 @@ sockets), so `stop` finds this server only, never another TorchServe on the mach
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from serving.torchserve import CONFIG, MAR_NAME, MODEL_NAME, MODEL_STORE, ROOT, TorchServe, inference_url, \
-    management_url, start, stop, wait_until_ready
+    management_url, start, start_command, stop, wait_until_ready
 
 
 def make_serve_server(token_auth: bool = True) -> TorchServe:
@@ -34,6 +35,7 @@ def start_server(token_auth: bool) -> int:
     if server.pid is not None:
         print(f"a server started here is still running (pid {server.pid}): `make stop` first", file=sys.stderr)
         return 1
+    print(f"running in model_store/ (TMPDIR .ts_tmp/): {shlex.join(start_command(CONFIG, MODEL_STORE, token_auth))}")
     launcher = start(server, CONFIG, MODEL_STORE)
     try:
         seconds = wait_until_ready(server, launcher)

@@ -70,7 +70,7 @@ def test_v2_infer_answers_label_and_score_tensors(v2_server, export):
     answer = infer(v2_server, {**v2(texts), "id": "req-1"})
     assert answer.status_code == 200, answer.text
     body = answer.json()
-    assert (body["model_name"], body["id"]) == (MODEL_NAME, "req-1")
+    assert (body["model_name"], body["model_version"], body["id"]) == (MODEL_NAME, "1.0", "req-1")
     label, score = body["outputs"]
     assert (label["name"], label["datatype"], label["shape"]) == ("label", "BYTES", [3])
     assert (score["name"], score["datatype"], score["shape"]) == ("score", "FP32", [3])
