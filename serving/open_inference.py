@@ -17,10 +17,11 @@ for models with more than two classes, whose columns the `scores` output keeps i
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
-from serving.request_parsing import FORM_TYPES, RequestError, check_text, json_type, request_body
+from serving.request_parsing import DEFAULT_SETTINGS, FORM_TYPES, RequestError, check_text, json_type, request_body
 from serving.settings import HandlerSettings
 
 INPUT_NAME = "text"
@@ -71,7 +72,7 @@ def json_body(request: Any, settings: HandlerSettings, content_type: str | None 
     return body
 
 
-def parse_v2(body: Any, settings: HandlerSettings = HandlerSettings()) -> V2Request:
+def parse_v2(body: Any, settings: HandlerSettings = DEFAULT_SETTINGS) -> V2Request:
     """An inference request of the Open Inference Protocol with one BYTES input "text" of shape [N]."""
     _expect_protocol(body, "inputs", "the Open Inference Protocol (v2)", V2_FORM)
     unknown = sorted(set(body) - {"inputs", "id", "parameters", "outputs"})
@@ -91,7 +92,7 @@ def parse_v2(body: Any, settings: HandlerSettings = HandlerSettings()) -> V2Requ
     return V2Request(texts, request_id, _requested_outputs(body.get("outputs")))
 
 
-def parse_v1(body: Any, settings: HandlerSettings = HandlerSettings()) -> list[str]:
+def parse_v1(body: Any, settings: HandlerSettings = DEFAULT_SETTINGS) -> list[str]:
     """A KServe v1 predict request: {"instances": [review, ...]}, each a string or {"text": review}."""
     _expect_protocol(body, "instances", "KServe's v1 protocol", V1_FORM)
     unknown = sorted(set(body) - {"instances"})

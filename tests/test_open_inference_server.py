@@ -119,7 +119,7 @@ def test_other_routes_of_the_v2_server_speak_v2_too(v2_server):
 
 
 def test_health_routes_and_what_the_http_frontend_does_not_serve(v2_server):
-    get = lambda path, **kw: requests.get(f"{v2_server.inference_url}{path}", timeout=10, **kw)  # noqa: E731
+    get = lambda path, **kw: requests.get(f"{v2_server.inference_url}{path}", timeout=10, **kw)
     assert get("/v2/health/ready", headers=v2_server.headers()).json() == {"ready": True}
     assert get("/v2/health/live", headers=v2_server.headers()).json() == {"live": True}
     assert get("/v2/health/ready").status_code == 400  # the token guards these routes too
