@@ -9,12 +9,14 @@
 
 After `fit`, the best checkpoint (by val/acc) is tested; after `fit` or `test`
 the run folder (`<log_dir>`) receives `metrics.json` and `export/`: what
-serving needs (network.pt, tokenizer.json, model_config.json).
+serving needs (network.pt, network.onnx, tokenizer.json, model_config.json); network.onnx is
+checked against PyTorch on 1,000 test reviews when it is written.
 """
 
 from __future__ import annotations
 
 import json
+import random
 import sys
 from pathlib import Path
 from typing import Literal
@@ -27,6 +29,7 @@ from data.imdb_datamodule import IMDBDataModule
 from data.text_encoding import ConfigError, check_encoding_args
 from model.export import save_export
 from model.lit_module import SentimentClassifier
+from model.onnx_export import CHECK_REVIEWS
 
 
 class BestAndLastCheckpoint(ModelCheckpoint):
@@ -109,9 +112,11 @@ class SentimentCLI(LightningCLI):
         (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         print(f"test metrics written to {log_dir / 'metrics.json'}: {json.dumps(metrics)}")
         log_test_figures(trainer.logger, self.model, metrics)
+        test_ids = self.datamodule.splits["test"].ids  # the reviews just tested, encoded
         save_export(
             log_dir / "export", self.model.net, self.datamodule.tokenizer_path,
             self.datamodule.preprocessing_config(), weights_dtype=self.config[self.config.subcommand].export_dtype,
+            check_sequences=random.Random(0).sample(test_ids, min(CHECK_REVIEWS, len(test_ids))),
         )
         print(f"export written to {log_dir / 'export'}")
 

@@ -1,12 +1,15 @@
-"""Save and load what serving needs: weights, tokenizer.json and model_config.json.
+"""Save and load what serving needs: weights, the ONNX graph, tokenizer.json and model_config.json.
 
-No Lightning here: the TorchServe handler loads an export with `load_export(dir)`.
+No Lightning here: the TorchServe handler loads an export with serving.runtime.Predictor, which
+uses `load_encoder(dir)` and, for PyTorch or explanations, `load_network(dir)`.
 
-    save_export("model_store/artifacts", net, "path/to/tokenizer.json", {"max_length": 400, "truncation": "head+tail"})
+    save_export("model_store/artifacts", net, "path/to/tokenizer.json", {"max_length": 400, "truncation": "head+tail"},
+                check_sequences=test_token_ids)        # network.onnx checked against PyTorch on these
     net, encoder, config = load_export("model_store/artifacts")
 
 Files of an export folder:
     network.pt          state_dict (fp16 or fp32 tensors; loaded as fp32), loaded with weights_only=True
+    network.onnx        the same network for ONNX Runtime (model/onnx_export.py), float32
     tokenizer.json      the Hugging Face tokenizer, normalization included
     model_config.json   {"network": {...}, "preprocessing": {...}, "labels": [...], "weights_dtype": ...}
 """
@@ -22,6 +25,7 @@ import torch
 
 from data.text_encoding import TextEncoder, load_tokenizer
 from model.network import SentimentNet, SentimentNetConfig
+from model.onnx_export import ONNX_FILE
 
 WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE = "network.pt", "tokenizer.json", "model_config.json"
 LABELS = ("negative", "positive")  # index = predicted class; neg=0 / pos=1 as in IMDB
@@ -33,7 +37,13 @@ def save_export(
     tokenizer_path: str | os.PathLike,
     preprocessing: dict,
     weights_dtype: str = "float32",
+    check_sequences: list | None = None,
 ) -> Path:
+    """Write an export folder. network.onnx is exported from the weights as saved (fp16 ones
+    rounded, as serving loads them) and checked against PyTorch on `check_sequences` (token-id
+    lists; seeded random ones when None): a mismatch raises and leaves no network.onnx."""
+    from model.onnx_export import random_sequences, write_checked_onnx  # onnx is only needed when writing
+
     if weights_dtype not in ("float32", "float16"):
         raise ValueError(f"weights_dtype must be float32 or float16, got {weights_dtype!r}")
     directory = Path(directory)
@@ -50,34 +60,73 @@ def save_export(
         "weights_dtype": weights_dtype,
     }
     _atomic(directory / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n"))
+    served, encoder, _ = load_export(directory)
+    if check_sequences is None:
+        check_sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
+    write_checked_onnx(directory / ONNX_FILE, served, check_sequences)
     return directory
 
 
 def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[SentimentNet, TextEncoder, dict]:
     """Load an export; every failure names the file and what is wrong with it."""
+    encoder, config = load_encoder(directory)
+    return load_network(directory, config, device), encoder, config
+
+
+def load_encoder(directory: str | os.PathLike) -> tuple[TextEncoder, dict]:
+    """The export's preprocessing and model_config.json, without the network."""
     directory = Path(directory)
-    config_path = directory / CONFIG_FILE
-    try:
-        config = json.loads(config_path.read_text())
-        net_config = SentimentNetConfig.from_dict(config["network"])
-        preprocessing = config["preprocessing"]
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ValueError(f"bad model config {config_path}: {error!r}") from error
+    config = read_config(directory)
+    net_config = SentimentNetConfig.from_dict(config["network"])
+    preprocessing = config["preprocessing"]
     tokenizer = load_tokenizer(str(directory / TOKENIZER_FILE))
     if tokenizer.get_vocab_size() > net_config.vocab_size:
         raise ValueError(
             f"{directory / TOKENIZER_FILE} has {tokenizer.get_vocab_size()} tokens but the network embeds only {net_config.vocab_size}"
         )
-    encoder = TextEncoder(tokenizer, preprocessing["max_length"], preprocessing["truncation"])
-    weights_path = directory / WEIGHTS_FILE
-    net = SentimentNet(net_config)
+    return TextEncoder(tokenizer, preprocessing["max_length"], preprocessing["truncation"]), config
+
+
+def read_config(directory: str | os.PathLike) -> dict:
+    config_path = Path(directory) / CONFIG_FILE
     try:
-        state = torch.load(weights_path, map_location="cpu", weights_only=True)
-        net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()})
+        config = json.loads(config_path.read_text())
+        SentimentNetConfig.from_dict(config["network"])
+        missing = sorted({"max_length", "truncation"} - set(config["preprocessing"]))
+        if missing:
+            raise KeyError(f"preprocessing lacks {missing}")
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"bad model config {config_path}: {error!r}") from error
+    return config
+
+
+def load_network(directory: str | os.PathLike, config: dict, device: str | torch.device = "cpu") -> SentimentNet:
+    """The PyTorch network of an export, fp32, in eval mode."""
+    path = Path(directory) / WEIGHTS_FILE
+    net = SentimentNet(SentimentNetConfig.from_dict(config["network"]))
+    try:
+        net.load_state_dict(_load_weights(path))
+    except RuntimeError as error:  # names or shapes of another network
+        raise ValueError(f"cannot load weights {path}: {error}") from error
+    return net.to(device).eval()
+
+
+def check_weights(directory: str | os.PathLike, config: dict) -> None:
+    """Fail like load_network on weights that are missing, corrupt or of another network, and keep
+    nothing: for a process that predicts with ONNX Runtime and builds the network only to explain.
+    (Checking shapes on the meta device instead would import sympy and cost ~75 MiB more.)"""
+    load_network(directory, config)
+
+
+def _load_weights(path: Path) -> dict:
+    try:
+        # Memory-mapped: the file's pages are read straight into the network, never held as a second copy.
+        state = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+        if not isinstance(state, dict):
+            raise TypeError(f"a {type(state).__name__}, not a state_dict")
+        return {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     except Exception as error:  # torch raises many types for truncated or foreign files
-        raise ValueError(f"cannot load weights {weights_path}: {error}") from error
-    net.to(device).eval()
-    return net, encoder, config
+        raise ValueError(f"cannot load weights {path}: {error}") from error
 
 
 def _atomic(path: Path, write) -> None:

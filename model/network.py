@@ -145,3 +145,17 @@ class SentimentNet(nn.Module):
             return torch.sigmoid(self(input_ids, lengths).float())
         finally:
             self.train(was_training)
+
+
+def class_probabilities(logits: torch.Tensor) -> torch.Tensor:
+    """The network's output as class probabilities, (N, classes), in label order.
+
+    One logit per review (the sigmoid head) is P(second label): [1 - p, p]. Rows of several
+    logits (a softmax head) are normalised with a softmax. Shared by every runtime, so the
+    served scores mean the same whichever one computed the logits.
+    """
+    logits = logits.float()
+    if logits.dim() == 1:
+        positive = torch.sigmoid(logits)
+        return torch.stack([1.0 - positive, positive], dim=-1)
+    return torch.softmax(logits, dim=-1)
