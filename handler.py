@@ -13,6 +13,10 @@ them for "texts", or for a bad request its own 4xx status with {"error": ..., "s
 POST /explanations/sentiment takes the same inputs and answers serving.explain's dicts.
 KServe's protocols (/v2/models/sentiment/infer, /v1/models/sentiment:predict) come through the
 envelopes of serving/envelopes.py, chosen by the server's service_envelope.
+
+Thin on purpose: parse (serving/request_parsing.py) -> predict (serving/runtime.py, ONNX Runtime
+or PyTorch as config/model-config.yaml says) -> answers (serving/answers.py); explanations go to
+serving/explain.py with the PyTorch network.
 """
 
 from __future__ import annotations
@@ -22,12 +26,12 @@ import os
 from dataclasses import dataclass, field
 from http import HTTPStatus
 
-import torch
 from ts.torch_handler.base_handler import BaseHandler
 
-from model.export import load_export
+from serving.answers import answers
 from serving.envelopes import register_envelopes
 from serving.request_parsing import RequestError, parse_request
+from serving.runtime import Predictor
 from serving.settings import HandlerSettings
 
 register_envelopes()  # service_envelope=open_inference_v2 | kserve_v1 (config/kserve*.properties)
@@ -45,19 +49,19 @@ class SentimentHandler(BaseHandler):
         answers: list = field(default_factory=list)  # one per text, filled by inference
 
     def initialize(self, context) -> None:
-        # BaseHandler.initialize would look for a TorchScript or pickled model; the export has its own loader.
+        # BaseHandler.initialize would look for a TorchScript or pickled model; the Predictor loads the export.
         self.context = context
         self.manifest = context.manifest
         self.settings = HandlerSettings.from_model_yaml(getattr(context, "model_yaml_config", None))
-        # oneDNN caches a compiled RNN kernel per (batch, length) shape, up to 1,024 of them: serving sees
+        # oneDNN caches a compiled RNN kernel per (batch, length) shape, up to 1,024 of them: PyTorch sees
         # a new shape with nearly every batch and memory kept growing (in-process, 1,500 random batches:
         # 446 -> 610 MiB before the cap, 403 -> 407 MiB with 16 entries). Read at the first RNN call.
         os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(self.settings.onednn_cache_capacity))
         model_dir = context.system_properties["model_dir"]
-        self.net, self.encoder, config = load_export(model_dir)
-        self.labels = config["labels"]
+        self.predictor = Predictor(model_dir, self.settings)
         self.initialized = True
-        logger.info("sentiment model loaded from %s (max_length=%d)", model_dir, self.encoder.max_length)
+        logger.info("sentiment model loaded from %s (runtime=%s, max_length=%d)", model_dir,
+                    self.predictor.runtime, self.predictor.encoder.max_length)
 
     def preprocess(self, data: list) -> list[SentimentHandler.Parsed | RequestError]:
         return [self._parse(idx, item) for idx, item in enumerate(data)]
@@ -101,18 +105,15 @@ class SentimentHandler(BaseHandler):
             return error
         return self.Parsed(texts, many, self._header(idx, "explain") == "True")
 
-    @torch.no_grad()
     def _predict(self, texts: list[str]) -> list[dict]:
-        if not texts:
-            return []
-        input_ids, lengths = self.encoder.batch(texts)
-        scores = torch.sigmoid(self.net(input_ids, lengths).float()).tolist()
-        return [{"label": self.labels[int(s >= self.settings.threshold)], "score": s} for s in scores]
+        return answers(self.predictor.predict_proba(texts), self.predictor.labels, self.settings.threshold)
 
     def _explain(self, texts: list[str]) -> list[dict]:
         from serving.explain import explain_texts  # captum is heavy; load it on the first explanation only
 
-        return explain_texts(self.net, self.encoder, texts, self.labels, self.settings.threshold, self.settings.explain_steps)
+        predictor = self.predictor
+        return explain_texts(predictor.network, predictor.encoder, texts, predictor.labels, self.settings.threshold,
+                             self.settings.explain_steps)
 
     def _content_type(self, idx: int) -> str | None:
         # TorchServe keeps the body's content type per parameter ("body" or "data"), and the HTTP

@@ -3,6 +3,9 @@
     python scripts/build_archive.py                     # `make archive`: rebuild only when a source changed
     python scripts/build_archive.py --force [--artifacts DIR] [--out DIR]
 
+An export folder without network.onnx gets one first (model/onnx_export.py), checked against
+PyTorch on 1,000 IMDB test reviews when ../shared/imdb is here, else on random token ids.
+
 What it runs (the staging folder mirrors the repo, so `from model.export import ...` resolves inside
 the worker exactly as here; torch-model-archiver copies the *contents* of --extra-files into the
 archive root):
@@ -32,12 +35,12 @@ MODEL_CONFIG = "config/model-config.yaml"
 REQUIREMENTS = "serving/archive-requirements.txt"
 # What the handler imports, with the repo paths kept: the one list of the archive's code.
 PACKAGE_FILES = [
-    "model/__init__.py", "model/network.py", "model/export.py",
+    "model/__init__.py", "model/network.py", "model/export.py", "model/onnx_export.py",
     "data/__init__.py", "data/text_encoding.py",
     "serving/__init__.py", "serving/request_parsing.py", "serving/settings.py", "serving/explain.py",
-    "serving/open_inference.py", "serving/envelopes.py",
+    "serving/open_inference.py", "serving/envelopes.py", "serving/runtime.py", "serving/answers.py",
 ]
-EXPORT_FILES = ["network.pt", "tokenizer.json", "model_config.json"]
+EXPORT_FILES = ["network.pt", "network.onnx", "tokenizer.json", "model_config.json"]
 OPTIONAL_EXPORT_FILES = ["MODEL_CARD.md"]
 DEFAULT_ARTIFACTS = MODEL_STORE / "artifacts"
 
@@ -60,7 +63,8 @@ def stage(artifacts: Path, staging: Path) -> None:
             shutil.copy2(artifacts / name, staging / name)
 
 
-def build(artifacts: Path, out: Path, version: str = "1.0") -> Path:
+def build(artifacts: Path, out: Path, version: str = "1.0", model_config: Path = ROOT / MODEL_CONFIG) -> Path:
+    """sentiment.mar in `out`; `model_config` replaces config/model-config.yaml (see model_config_with)."""
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mar-stage-") as tmp:
         staging = Path(tmp) / "stage"
@@ -69,12 +73,36 @@ def build(artifacts: Path, out: Path, version: str = "1.0") -> Path:
             [
                 executable("torch-model-archiver"), "--model-name", MODEL_NAME, "--version", version,
                 "--handler", str(ROOT / HANDLER), "--extra-files", str(staging),
-                "--config-file", str(ROOT / MODEL_CONFIG), "--requirements-file", str(ROOT / REQUIREMENTS),
+                "--config-file", str(model_config), "--requirements-file", str(ROOT / REQUIREMENTS),
                 "--export-path", str(out), "--force",
             ],
             check=True,
         )
     return out / MAR_NAME
+
+
+def model_config_with(handler_settings: dict, folder: Path) -> Path:
+    """config/model-config.yaml with some handler settings replaced (e.g. {"runtime": "torch"}),
+    written into `folder`: archives for tests and benchmarks that compare settings."""
+    import yaml
+
+    config = yaml.safe_load((ROOT / MODEL_CONFIG).read_text())
+    config["handler"] = {**config.get("handler", {}), **handler_settings}
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / Path(MODEL_CONFIG).name
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def ensure_onnx(artifacts: Path) -> None:
+    """Write network.onnx into an export folder that has none (exports made before it existed)."""
+    from data.review_samples import IMDB_TEST
+    from model.onnx_export import ONNX_FILE, write_for_export
+
+    if (artifacts / ONNX_FILE).is_file() or not (artifacts / "network.pt").is_file():
+        return
+    path, worst, checked_on = write_for_export(artifacts, IMDB_TEST if IMDB_TEST.is_file() else None)
+    print(f"{path} written: max |P_onnx - P_torch| = {worst:.2e} on {checked_on}")
 
 
 def is_stale(mar: Path, artifacts: Path) -> bool:
@@ -88,6 +116,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--version", default="1.0")
     parser.add_argument("--force", action="store_true", help="rebuild even if the archive is newer than its sources")
     args = parser.parse_args(argv)
+    ensure_onnx(args.artifacts)
     mar = args.out / MAR_NAME
     if not args.force and not is_stale(mar, args.artifacts):
         print(f"{mar} is up to date")

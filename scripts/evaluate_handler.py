@@ -1,9 +1,12 @@
 """Accuracy of the TorchServe handler (no server) on the IMDB test split, as JSON.
 
     python scripts/evaluate_handler.py [--artifacts model_store/artifacts] [--dataset ../shared/imdb] [--limit N]
+                                       [--runtime onnx|torch]
 
 Feeds the reviews through SentimentHandler.handle in TorchServe-sized batches of JSON requests,
-exactly the worker's path, and compares the labels with the dataset's (neg=0, pos=1).
+exactly the worker's path (the Predictor of serving/runtime.py with config/model-config.yaml's
+settings; --runtime replaces its runtime), and compares the labels with the dataset's (neg=0, pos=1).
+Every answer's label must follow from its score and the threshold.
 """
 
 from __future__ import annotations
@@ -14,22 +17,36 @@ from pathlib import Path
 
 from handler import SentimentHandler
 from serving.local_context import LocalContext
+from serving.settings import HandlerSettings, load_model_yaml
 from benchmarks.report import add_out_argument, emit
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def handler_scores(artifacts: Path, texts: list[str], batch_size: int = 8) -> list[float]:
+def model_yaml(runtime: str | None = None) -> dict:
+    """config/model-config.yaml as the archive packs it, with another runtime if given."""
+    config = load_model_yaml()
+    if runtime is not None:
+        config["handler"] = {**(config.get("handler") or {}), "runtime": runtime}
+    return config
+
+
+def handler_scores(artifacts: Path, texts: list[str], batch_size: int = 8, runtime: str | None = None) -> list[float]:
+    config = model_yaml(runtime)
+    settings = HandlerSettings.from_model_yaml(config)
     handler = SentimentHandler()
-    handler.initialize(LocalContext(artifacts, [{}]))
+    handler.initialize(LocalContext(artifacts, [{}], config))
     scores = []
     for start in range(0, len(texts), batch_size):
         chunk = texts[start : start + batch_size]
-        context = LocalContext(artifacts, [{"body": {"content-type": "application/json"}}] * len(chunk))
+        context = LocalContext(artifacts, [{"body": {"content-type": "application/json"}}] * len(chunk), config)
         answers = handler.handle([{"body": {"text": t}} for t in chunk], context)
         bad = [a for i, a in enumerate(answers) if context.status(i) != 200]
         if bad:
             raise RuntimeError(f"handler refused test reviews: {bad[:3]}")
+        inconsistent = [a for a in answers if a["label"] != handler.predictor.labels[int(a["score"] >= settings.threshold)]]
+        if inconsistent:
+            raise RuntimeError(f"labels that do not follow from their scores: {inconsistent[:3]}")
         scores.extend(a["score"] for a in answers)
     return scores
 
@@ -39,6 +56,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--artifacts", type=Path, default=ROOT / "model_store" / "artifacts")
     parser.add_argument("--dataset", default=str(ROOT.parent / "shared" / "imdb"))
     parser.add_argument("--limit", type=int, default=None, help="first N reviews only (quick checks)")
+    parser.add_argument("--runtime", choices=["onnx", "torch"], help="instead of config/model-config.yaml's")
     add_out_argument(parser)
     args = parser.parse_args(argv)
     import datasets
@@ -47,11 +65,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.limit:
         test = test.shuffle(seed=0).select(range(args.limit))
     started = time.perf_counter()
-    scores = handler_scores(args.artifacts, list(test["text"]))
+    scores = handler_scores(args.artifacts, list(test["text"]), runtime=args.runtime)
     labels = list(test["label"])
-    correct = sum(int(s >= 0.5) == y for s, y in zip(scores, labels))
+    settings = HandlerSettings.from_model_yaml(model_yaml(args.runtime))
+    correct = sum(int(s >= settings.threshold) == y for s, y in zip(scores, labels))
     emit({
-        "artifacts": str(args.artifacts), "reviews": len(labels), "accuracy": round(correct / len(labels), 5),
+        "artifacts": str(args.artifacts), "runtime": settings.runtime,
+        "reviews": len(labels), "accuracy": round(correct / len(labels), 5),
         "seconds": round(time.perf_counter() - started, 1),
     }, args.out)
 

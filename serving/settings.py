@@ -4,7 +4,7 @@ torch-model-archiver packs config/model-config.yaml into the archive (`--config-
 hands it to the handler as `context.model_yaml_config`. Pure Python, so request parsing can use it:
 
     settings = HandlerSettings.from_model_yaml(context.model_yaml_config)
-    settings.max_texts, settings.max_body_bytes
+    settings.max_texts, settings.max_body_bytes, settings.runtime
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 MODEL_CONFIG_YAML = Path(__file__).resolve().parents[1] / "config" / "model-config.yaml"
+RUNTIMES = ("onnx", "torch")  # serving/runtime.py: ONNX Runtime on network.onnx, PyTorch on network.pt
 
 
 @dataclass(frozen=True)
@@ -22,14 +23,25 @@ class HandlerSettings:
     threshold: float = 0.5  # two classes: the second label when P(second) >= threshold
     explain_steps: int = 12  # integrated-gradient steps per baseline (benchmarks/explain_latency.py)
     onednn_cache_capacity: int = 16  # compiled RNN kernels oneDNN keeps (one per batch shape)
+    runtime: str = "onnx"  # what predicts: one of RUNTIMES; explanations always use PyTorch
+    intra_op_threads: int = 1  # threads inside one operator (ONNX Runtime session; torch.set_num_threads for "torch")
+    inter_op_threads: int = 1  # operators run in parallel (ONNX Runtime only)
+    sub_batch_tokens: int = 1024  # most rows x padded length in one forward pass (serving/runtime.py)
+    sub_batch_padding: float = 0.25  # most share of a sub-batch's cells that is padding
 
     def __post_init__(self) -> None:
-        for name in ("max_texts", "max_text_chars", "explain_steps", "onednn_cache_capacity"):
+        for name in ("max_texts", "max_text_chars", "explain_steps", "onednn_cache_capacity", "intra_op_threads",
+                     "inter_op_threads", "sub_batch_tokens"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(f"handler.{name} must be a positive integer, got {value!r}")
         if not isinstance(self.threshold, (int, float)) or not 0.0 < self.threshold < 1.0:
             raise ValueError(f"handler.threshold must be in (0, 1), got {self.threshold!r}")
+        if self.runtime not in RUNTIMES:
+            raise ValueError(f"handler.runtime must be one of {list(RUNTIMES)}, got {self.runtime!r}")
+        if isinstance(self.sub_batch_padding, bool) or not isinstance(self.sub_batch_padding, (int, float)) \
+                or not 0.0 <= self.sub_batch_padding < 1.0:
+            raise ValueError(f"handler.sub_batch_padding must be in [0, 1), got {self.sub_batch_padding!r}")
 
     @property
     def max_body_bytes(self) -> int:

@@ -1,9 +1,10 @@
-"""The handler scores real IMDB test reviews exactly as the in-process model does (slow tier).
+"""The handler scores real IMDB test reviews exactly as the in-process model does, on each runtime (slow tier).
 
     .venv/bin/python -m pytest -m slow tests/test_handler_agreement.py
 
 Uses the committed export in model_store/artifacts (the tiny model when it is absent) and
-300 reviews of ../shared/imdb's test split (skipped when the data is absent).
+300 reviews of ../shared/imdb's test split (skipped when the data is absent). The handler predicts
+with ONNX Runtime or PyTorch (handler.runtime); the reference is always SentimentNet in PyTorch.
 """
 
 from __future__ import annotations
@@ -29,14 +30,23 @@ def reviews() -> list[str]:
     return list(test.shuffle(seed=1).select(range(N_REVIEWS))["text"])
 
 
-def test_handler_matches_the_in_process_model(reviews, request):
+@pytest.fixture(autouse=True)
+def torch_threads():
+    """The torch runtime sets the process's thread count (a worker's own); give later tests theirs back."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_handler_matches_the_in_process_model(reviews, request, runtime):
     artifacts = ROOT / "model_store" / "artifacts"
     export = artifacts if (artifacts / "network.pt").is_file() else request.getfixturevalue("tiny_export")
     net, encoder, _ = load_export(export)
     with torch.no_grad():
         # One review at a time in-process, batches of 8 mixed lengths through the handler: padding must not matter.
         expected = [torch.sigmoid(net(*encoder.batch([r]))).item() for r in reviews]
-    got = handler_scores(export, reviews, batch_size=8)
+    got = handler_scores(export, reviews, batch_size=8, runtime=runtime)
     worst = max(abs(a - b) for a, b in zip(got, expected))
-    print(f"max |handler - in-process| over {len(reviews)} reviews: {worst:.2e}")
+    print(f"{runtime}: max |handler - in-process| over {len(reviews)} reviews: {worst:.2e}")
     assert worst <= 1e-5

@@ -1,0 +1,153 @@
+"""Predictor: an export folder in, class probabilities out, through ONNX Runtime or PyTorch.
+
+The one door for inference: the handler, scripts/evaluate_handler.py and the serving
+benchmarks score through it, so a runtime or batching change lands everywhere at once.
+
+    from serving.runtime import Predictor
+    from serving.settings import HandlerSettings
+    predictor = Predictor("model_store/artifacts", HandlerSettings(runtime="onnx"))
+    predictor.predict_proba(["A wonderful film.", "Dull."])     # np.ndarray (2, classes), in label order
+    predictor.labels                                            # ["negative", "positive"]
+    predictor.network                                           # SentimentNet, built on first use (explanations)
+
+The runtime comes from the `runtime:` setting (config/model-config.yaml): "onnx" runs network.onnx
+in one ONNX Runtime session per process, with the thread counts of the settings; "torch" runs
+network.pt in PyTorch. With "onnx" the PyTorch network is never built unless an explanation
+asks for it; network.pt is still checked at start (memory-mapped), so a broken one fails loudly.
+
+Length-aware sub-batches: the texts are sorted by token count and cut into sub-batches, each
+run on its own and padded only to its own longest text; probabilities come back in the order of
+the texts. A sub-batch closes before a text that would make it more than `sub_batch_padding`
+padding, or more than `sub_batch_tokens` cells (rows x padded length). Why both, measured
+in-process with benchmarks/sub_batch_rule.py (README, Serving): the RNNs cost about the same per
+cell, padding or not, so padding is pure waste (one 1,000-word review makes fifteen short ones
+pay for 400 steps); and past roughly a thousand cells a forward pass cost more per cell, not
+less (its activations leave the core's cache), so large batches gain nothing by staying whole.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from data.text_encoding import TextEncoder, pad_batch
+from model.export import check_weights, load_encoder, load_network
+from model.network import SentimentNet, class_probabilities
+from model.onnx_export import INPUTS, ONNX_FILE, OUTPUT
+from serving.settings import HandlerSettings
+
+
+def plan_sub_batches(lengths: Sequence[int], max_tokens: int, max_padding: float) -> list[list[int]]:
+    """Indices into `lengths`, grouped: sorted by length, a group closes before the text that would
+    make its padded cells exceed `max_tokens` or its padding exceed `max_padding` of those cells.
+    A text longer than `max_tokens` runs alone."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    real = 0  # tokens of the current group
+    for index in sorted(range(len(lengths)), key=lambda i: lengths[i]):
+        length = lengths[index]
+        cells = (len(current) + 1) * length  # ascending order: the newcomer is the group's longest
+        if current and (cells > max_tokens or cells - (real + length) > max_padding * cells):
+            groups.append(current)
+            current, real = [], 0
+        current.append(index)
+        real += length
+    if current:
+        groups.append(current)
+    return groups
+
+
+class OnnxRuntimeSession:
+    """network.onnx in one ONNX Runtime session with explicit thread counts."""
+
+    def __init__(self, path: Path, settings: HandlerSettings) -> None:
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = settings.intra_op_threads
+        options.inter_op_num_threads = settings.inter_op_threads
+        options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+        # Every batch has a new (rows, length) shape; a memory pattern is planned and kept per shape.
+        options.enable_mem_pattern = False
+        # The worker shares its cores with the frontend and the clients: idle pool threads sleep, not spin.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        if not path.is_file():
+            raise ValueError(
+                f"no {ONNX_FILE} in {path.parent}: write it with `python -m model.onnx_export {path.parent}` "
+                "(`make archive` does), or set handler.runtime: torch"
+            )
+        try:
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph types for corrupt files
+            raise ValueError(f"cannot load ONNX model {path}: {error}") from error
+        names = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
+        if names != (list(INPUTS), [OUTPUT]):
+            raise ValueError(f"cannot load ONNX model {path}: inputs/outputs {names}, expected {list(INPUTS)} -> {OUTPUT}")
+
+    def logits(self, input_ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
+        (out,) = self.session.run([OUTPUT], {"input_ids": input_ids, "lengths": lengths})
+        return torch.from_numpy(out)
+
+
+class TorchSession:
+    """network.pt in PyTorch."""
+
+    def __init__(self, predictor: Predictor, settings: HandlerSettings) -> None:
+        torch.set_num_threads(settings.intra_op_threads)
+        self.net = predictor.network
+
+    @torch.inference_mode()
+    def logits(self, input_ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
+        return self.net(torch.from_numpy(input_ids), torch.from_numpy(lengths))
+
+
+class Predictor:
+    """Texts -> class probabilities with the export in `directory` and the runtime of `settings`."""
+
+    def __init__(self, directory: str | os.PathLike, settings: HandlerSettings | None = None) -> None:
+        self.directory = Path(directory)
+        self.settings = settings or HandlerSettings()
+        self.encoder: TextEncoder
+        self.encoder, self.config = load_encoder(self.directory)
+        self.labels: list[str] = list(self.config["labels"])
+        self._network: SentimentNet | None = None
+        if self.settings.runtime == "onnx":
+            check_weights(self.directory, self.config)
+            self.session = OnnxRuntimeSession(self.directory / ONNX_FILE, self.settings)
+        else:
+            self.session = TorchSession(self, self.settings)
+
+    @property
+    def runtime(self) -> str:
+        return self.settings.runtime
+
+    @property
+    def network(self) -> SentimentNet:
+        """The PyTorch network (network.pt), loaded on first use: explanations, or runtime "torch"."""
+        if self._network is None:
+            self._network = load_network(self.directory, self.config)
+        return self._network
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), classes) probabilities in label order, rows in the order of `texts`."""
+        return self.predict_ids(self.encoder.encode_ids(texts))
+
+    def predict_ids(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """As predict_proba, for already encoded (and truncated) token-id lists."""
+        if not sequences:
+            return np.zeros((0, len(self.labels)), dtype=np.float32)
+        groups = plan_sub_batches([len(s) for s in sequences], self.settings.sub_batch_tokens,
+                                  self.settings.sub_batch_padding)
+        rows: list[np.ndarray | None] = [None] * len(sequences)
+        for group in groups:
+            input_ids, lengths = pad_batch([sequences[i] for i in group])
+            probabilities = class_probabilities(self.session.logits(input_ids.numpy(), lengths.numpy())).numpy()
+            for index, row in zip(group, probabilities):
+                rows[index] = row
+        return np.stack(rows)
+
