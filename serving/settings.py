@@ -26,7 +26,7 @@ class HandlerSettings:
     runtime: str = "onnx"  # what predicts: one of RUNTIMES; explanations always use PyTorch
     intra_op_threads: int = 1  # threads inside one operator (ONNX Runtime session; torch.set_num_threads for "torch")
     inter_op_threads: int = 1  # operators run in parallel (ONNX Runtime only)
-    sub_batch_tokens: int = 1024  # most rows x padded length in one forward pass (serving/runtime.py)
+    sub_batch_tokens: int = 2048  # most rows x padded length in one forward pass (serving/runtime.py)
     sub_batch_padding: float = 0.25  # most share of a sub-batch's cells that is padding
 
     def __post_init__(self) -> None:
