@@ -1,47 +1,54 @@
-"""Latency and throughput of a running TorchServe (`make serve`) for one typical review, as JSON.
+"""Serving sweep: batch size x max delay on its own TorchServe servers, for 1, 8 and 32 clients; JSON.
 
-    python benchmarks/serving_latency.py [--url http://127.0.0.1:8080] [--key-file model_store/key_file.json]
-                                         [--concurrency 1 8 32] [--requests 200]
+    python benchmarks/serving_latency.py                  # `make bench-serve`: the full sweep, medians of 3
+    python benchmarks/serving_latency.py --quick          # one setting, short runs: proves it works
+    python benchmarks/serving_latency.py --batch-sizes 8 16 --delays 0 5 --clients 1 32 --requests 300 --repeats 3
+    python benchmarks/serving_latency.py --handler runtime=torch intra_op_threads=2   # other handler settings
 
-For each concurrency level, that many client threads send `--requests` POSTs in total of a
-~230-word review (text/plain) over loopback; p50/p99 latency and requests/s come back. The
-floor is the in-process time (tokenize + forward, one review) of the same export. Loopback only.
+For each (batchSize, maxBatchDelay, workers) it starts TorchServe with --mar on free loopback ports
+(serving.torchserve.running_torchserve, the models= entry of config/config.properties overridden),
+then for each client count and each workload -- the fixed 233-word review (benchmarks/workload.py)
+and a stream of real IMDB test reviews of mixed length -- sends --requests text/plain POSTs from
+that many client threads (keep-alive sessions), --repeats times, and reports the median over the
+repeats of p50 / p99 latency (ms) and requests/s, with any non-200 answers counted. Also per server:
+seconds to a READY worker and the RSS of the frontend (JVM) and of each worker after the runs.
+
+The in-process limit: before any server starts, the runtime's own throughput for the fixed review
+at each swept batch size (serving.runtime.Predictor in this process, the archive's handler
+settings), and each fixed-review level's requests/s as a fraction of it at the served batch size.
+
+--handler KEY=VALUE replaces handler settings of config/model-config.yaml in a temporary archive
+built from --artifacts; without it the archive is --mar (`make archive`'s). Loopback only.
+Prints the JSON and writes it to --out: docs/figures/serving_sweep.json for a full sweep (the README's
+figures), runs/serving_sweep_quick.json for --quick.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import itertools
 import json
+import os
 import statistics
+import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import requests
-import torch
+import yaml
 
+from benchmarks.load_test import memory
+from benchmarks.workload import REVIEW, real_reviews
+from scripts.build_archive import build, model_config_with
+from serving.runtime import Predictor
+from serving.settings import HandlerSettings, load_model_yaml
+from serving.torchserve import MODEL_NAME, ROOT, running_torchserve, served_model_settings
 
-from model.export import load_export
-
-ROOT = Path(__file__).resolve().parents[1]
-
-# A typical IMDB review: ~230 words, close to the test split's median length.
-REVIEW = (
-    "I went into this film with modest expectations, having heard mixed things from friends, and I came out "
-    "pleasantly surprised. The story follows a retired schoolteacher who returns to the small coastal town where "
-    "she grew up, hoping to sell her late brother's house and leave as quickly as possible. Of course, things do "
-    "not go according to plan. The town is full of eccentric characters, old grudges and a few secrets that the "
-    "script reveals at a patient, well judged pace. The lead performance is the heart of the movie: subtle, dry, "
-    "often funny and occasionally heartbreaking without ever begging for tears. The supporting cast is uneven; the "
-    "local mayor is played far too broadly, and a subplot about a missing fishing boat goes nowhere. The "
-    "photography, on the other hand, is gorgeous, with grey skies and long shots of the harbour that say more "
-    "about loneliness than any of the dialogue. The music is sparse and used well. At nearly two hours the film is "
-    "perhaps twenty minutes too long, and the final act leans on a coincidence that I found hard to swallow. Still, "
-    "these are small complaints about a warm, intelligent and beautifully acted drama that trusts its audience. It "
-    "is the kind of quiet movie that rarely gets made any more, and I would happily watch it again. Recommended, "
-    "especially if you enjoy character studies more than plot."
-)
+DEFAULT_OUT = ROOT / "docs" / "figures" / "serving_sweep.json"
+QUICK_OUT = ROOT / "runs" / "serving_sweep_quick.json"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -49,63 +56,138 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
-def run_level(url: str, token: str, clients: int, total: int) -> dict:
+def models_override(batch_size: int, delay_ms: int, workers: int) -> str:
+    """config.properties' models= JSON with this batching: the shipped entry, three fields replaced."""
+    entry = {**served_model_settings(), "batchSize": batch_size, "maxBatchDelay": delay_ms,
+             "minWorkers": workers, "maxWorkers": workers}
+    return json.dumps({MODEL_NAME: {"1.0": entry}})
+
+
+def run_level(url: str, headers: dict, clients: int, total: int, texts: list[str]) -> dict:
+    """`total` POSTs from `clients` threads, each the next text of `texts` (cycled)."""
     local = threading.local()
-    headers = {"Content-Type": "text/plain", **({"Authorization": f"Bearer {token}"} if token else {})}
+    stream = itertools.cycle([t.encode() for t in texts])
+    lock = threading.Lock()
 
     def one(_):
         if not hasattr(local, "session"):
             local.session = requests.Session()
             local.session.trust_env = False  # loopback only: never through a proxy
+        with lock:
+            body = next(stream)
         started = time.perf_counter()
-        answer = local.session.post(url, data=REVIEW.encode(), headers=headers, timeout=60)
-        elapsed = time.perf_counter() - started
-        return elapsed, answer.status_code
+        answer = local.session.post(url, data=body, headers=headers, timeout=120)
+        return time.perf_counter() - started, answer.status_code
 
     with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(clients)))  # warm-up: connections and the worker
+        list(pool.map(one, range(2 * clients)))  # warm-up: connections, and batches of this size
         started = time.perf_counter()
         results = list(pool.map(one, range(total)))
         wall = time.perf_counter() - started
     latencies = [r[0] * 1000 for r in results]
+    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+            "requests_per_s": total / wall, "non_200": sum(r[1] != 200 for r in results)}
+
+
+def median_of(runs: list[dict]) -> dict:
     return {
-        "clients": clients, "requests": total, "errors": sum(r[1] != 200 for r in results),
-        "p50_ms": round(percentile(latencies, 50), 2), "p99_ms": round(percentile(latencies, 99), 2),
-        "requests_per_s": round(total / wall, 1),
+        "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
+        "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
+        "requests_per_s": round(statistics.median(r["requests_per_s"] for r in runs), 1),
+        "non_200": sum(r["non_200"] for r in runs),
+        "repeats": len(runs),
     }
 
 
-def in_process_floor(artifacts: Path, repeats: int = 50) -> dict:
-    net, encoder, _ = load_export(artifacts)
-    times = []
-    with torch.no_grad():
-        for _ in range(repeats + 5):
+def in_process_limit(artifacts: Path, settings: HandlerSettings, batch_sizes: list[int], passes: int) -> dict:
+    """batch size -> the runtime's requests/s for the fixed review, tokenization included (median pass)."""
+    predictor = Predictor(artifacts, settings)
+    limits = {}
+    for batch_size in batch_sizes:
+        batch = [REVIEW] * batch_size
+        predictor.predict_proba(batch)
+        times = []
+        for _ in range(passes):
             started = time.perf_counter()
-            net(*encoder.batch([REVIEW]))
-            times.append((time.perf_counter() - started) * 1000)
-    times = times[5:]
-    return {"p50_ms": round(statistics.median(times), 2), "p99_ms": round(percentile(times, 99), 2),
-            "torch_threads": torch.get_num_threads()}
+            predictor.predict_proba(batch)
+            times.append(time.perf_counter() - started)
+        ms = statistics.median(times) * 1000
+        limits[batch_size] = {"ms_per_batch": round(ms, 2), "requests_per_s": round(batch_size * 1000 / ms, 1)}
+    return limits
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_handler_overrides(pairs: list[str]) -> dict:
+    overrides = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--handler wants KEY=VALUE, got {pair!r}")
+        overrides[key] = yaml.safe_load(value)
+    return overrides
+
+
+def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://127.0.0.1:8080")
-    parser.add_argument("--key-file", type=Path, default=ROOT / "model_store" / "key_file.json")
+    parser.add_argument("--mar", type=Path, default=ROOT / "model_store" / "sentiment.mar")
     parser.add_argument("--artifacts", type=Path, default=ROOT / "model_store" / "artifacts")
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--requests", type=int, default=200, help="requests per concurrency level (bounded)")
+    parser.add_argument("--handler", nargs="*", default=[], metavar="KEY=VALUE", help="handler settings to replace")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 16, 32])
+    parser.add_argument("--delays", type=int, nargs="+", default=[0, 2, 5, 10], help="maxBatchDelay values, ms")
+    parser.add_argument("--workers", type=int, nargs="+", default=[1])
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--requests", type=int, default=300, help="timed requests per level and repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--reviews", type=int, default=2000, help="real test reviews in the mixed stream")
+    parser.add_argument("--quick", action="store_true", help="batch 16 / 5 ms, 1 and 8 clients, 40 requests, 1 repeat")
+    parser.add_argument("--note", default="", help="free text stored with the figures (machine, load)")
+    parser.add_argument("--out", type=Path, help=f"default: {DEFAULT_OUT.relative_to(ROOT)} ({QUICK_OUT.relative_to(ROOT)} with --quick)")
     args = parser.parse_args(argv)
-    if not args.url.startswith(("http://127.0.0.1", "http://localhost", "http://[::1]")):
-        raise SystemExit("loopback URLs only")
-    token = json.loads(args.key_file.read_text())["inference"]["key"] if args.key_file.is_file() else ""
-    url = f"{args.url}/predictions/sentiment"
-    levels = [run_level(url, token, c, max(args.requests, c)) for c in args.concurrency]
-    print(json.dumps({
-        "review_words": len(REVIEW.split()),
-        "in_process_floor": in_process_floor(args.artifacts),
-        "server": levels,
-    }, indent=2))
+    if args.quick:
+        args.batch_sizes, args.delays, args.workers, args.clients = [16], [5], [1], [1, 8]
+        args.requests, args.repeats, args.reviews = 40, 1, 200
+    out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
+    overrides = parse_handler_overrides(args.handler)
+    config = load_model_yaml()
+    config["handler"] = {**(config.get("handler") or {}), **overrides}
+    settings = HandlerSettings.from_model_yaml(config)  # refuses unknown or bad settings before any server starts
+
+    workloads = {"fixed_review": [REVIEW], "real_reviews": real_reviews(args.reviews, seed=2)}
+    report = {
+        "note": args.note, "cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "handler_settings": dataclasses.asdict(settings), "requests_per_level": args.requests, "repeats": args.repeats,
+        "in_process_limit": in_process_limit(args.artifacts, settings, args.batch_sizes, passes=max(20, args.repeats * 10)),
+        "servers": [],
+    }
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        mar = args.mar
+        if overrides:
+            mar = build(args.artifacts, Path(tmp) / "mar", model_config=model_config_with(overrides, Path(tmp) / "config"))
+        for batch_size, delay, workers in itertools.product(args.batch_sizes, args.delays, args.workers):
+            started = time.monotonic()
+            with running_torchserve(mar, tmp, {"models": models_override(batch_size, delay, workers)}) as server:
+                ready_s = time.monotonic() - started
+                url = f"{server.inference_url}/predictions/{MODEL_NAME}"
+                headers = {"Content-Type": "text/plain", **server.headers()}
+                levels = []
+                for workload, texts in workloads.items():
+                    for clients in args.clients:
+                        runs = [run_level(url, headers, clients, max(args.requests, clients), texts) for _ in range(args.repeats)]
+                        level = {"workload": workload, "clients": clients, **median_of(runs)}
+                        if workload == "fixed_review":
+                            limit = report["in_process_limit"][batch_size]["requests_per_s"]
+                            level["fraction_of_in_process"] = round(level["requests_per_s"] / limit, 3)
+                        levels.append(level)
+                        print(json.dumps({"batch_size": batch_size, "max_delay_ms": delay, "workers": workers, **level}),
+                              flush=True)
+                report["servers"].append({
+                    "batch_size": batch_size, "max_delay_ms": delay, "workers": workers,
+                    "start_to_ready_s": round(ready_s, 1), "memory_after": memory(server.pid), "levels": levels,
+                })
+    text = json.dumps(report, indent=2)
+    print(text)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text + "\n")
+    return report
 
 
 if __name__ == "__main__":
