@@ -44,6 +44,13 @@ def test_every_address_is_loopback():
     assert properties["grpc_inference_address"] == properties["grpc_management_address"] == "127.0.0.1"
 
 
+def test_frontend_heap_is_bounded():
+    """TorchServe passes vmargs to the JVM; without -Xmx the heap may grow to a quarter of the host's memory."""
+    vmargs = read_properties(CONFIG)["vmargs"].split()
+    heap = [a for a in vmargs if a.startswith("-Xmx")]
+    assert len(heap) == 1 and re.fullmatch(r"-Xmx\d+[mg]", heap[0])
+
+
 def test_model_api_off_and_token_authorization_on():
     properties = read_properties(CONFIG)
     assert properties["enable_model_api"] == "false"
