@@ -6,7 +6,9 @@ One server with the management API switched on (the shipped config has it off, s
 test_safe_defaults.py) so that archives can be registered one by one: a truncated .mar, and .mar files
 whose network.pt, tokenizer.json or model_config.json is truncated, garbage, or from another network.
 Each registration must fail (no model that answers /predictions) and the reason must be in the
-server's logs naming the file, never a model that loads and answers wrongly. The same server
+server's logs naming the file, never a model that loads and answers wrongly. The archive predicts
+with ONNX Runtime (the shipped runtime), so network.onnx is broken too, and network.pt must still
+be refused at load although the PyTorch network is only built for explanations. The same server
 shows that allowed_urls refuses archive URLs outside the model store and accepts one inside it.
 """
 
@@ -48,7 +50,7 @@ def other_network_weights() -> bytes:
 def broken_archives(mar: Path, folder: Path) -> dict[str, tuple[Path, str]]:
     """name -> (archive, what the logs must say)."""
     with zipfile.ZipFile(mar) as archive:
-        weights, tokenizer = archive.read("network.pt"), archive.read("tokenizer.json")
+        weights, tokenizer, graph = archive.read("network.pt"), archive.read("tokenizer.json"), archive.read("network.onnx")
     truncated = folder / "truncated_mar.mar"
     truncated.write_bytes(mar.read_bytes()[: mar.stat().st_size * 6 // 10])
     return {
@@ -60,6 +62,10 @@ def broken_archives(mar: Path, folder: Path) -> dict[str, tuple[Path, str]]:
                             "cannot load weights"),
         "weights_other_network": (with_member(mar, folder / "weights_other_network.mar", "network.pt", other_network_weights()),
                                   "cannot load weights"),
+        "onnx_truncated": (with_member(mar, folder / "onnx_truncated.mar", "network.onnx", graph[: len(graph) // 2]),
+                           "cannot load ONNX model"),
+        "onnx_garbage": (with_member(mar, folder / "onnx_garbage.mar", "network.onnx", os.urandom(len(graph))),
+                         "cannot load ONNX model"),
         "tokenizer_truncated": (with_member(mar, folder / "tokenizer_truncated.mar", "tokenizer.json", tokenizer[: len(tokenizer) // 2]),
                                 "cannot load tokenizer"),
         "config_garbage": (with_member(mar, folder / "config_garbage.mar", "model_config.json", b"{not json"),
@@ -109,7 +115,7 @@ def logs(server) -> str:
 
 
 @pytest.mark.parametrize("name", ["truncated_mar", "weights_truncated", "weights_garbage", "weights_other_network",
-                                  "tokenizer_truncated", "config_garbage"])
+                                  "onnx_truncated", "onnx_garbage", "tokenizer_truncated", "config_garbage"])
 def test_broken_archive_fails_to_load_with_a_clear_message(server_and_archives, name, request):
     server, store, broken = server_and_archives
     archive, message = broken[name]

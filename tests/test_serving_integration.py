@@ -1,6 +1,9 @@
-"""A real TorchServe on free loopback ports with an archive built from the tiny model (slow tier).
+"""A real TorchServe on free loopback ports with an archive built from the tiny model, on each runtime (slow tier).
 
     .venv/bin/python -m pytest -m slow tests/test_serving_integration.py
+
+One server per runtime (handler.runtime: onnx, then torch, in the archive's model-config.yaml);
+every test runs against both, and the answers must equal the PyTorch network's within 1e-5.
 """
 
 from __future__ import annotations
@@ -12,15 +15,16 @@ import requests
 import torch
 
 from model.export import load_export
-from scripts.build_archive import build
+from scripts.build_archive import build, model_config_with
 from serving.torchserve import running_torchserve
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module")
-def server(tiny_export, tmp_path_factory):
-    mar = build(tiny_export, tmp_path_factory.mktemp("mar"))
+@pytest.fixture(scope="module", params=["onnx", "torch"])
+def server(tiny_export, tmp_path_factory, request):
+    config = model_config_with({"runtime": request.param}, tmp_path_factory.mktemp("config"))
+    mar = build(tiny_export, tmp_path_factory.mktemp("mar"), model_config=config)
     # A longer batch delay than production, so the concurrent test reliably forms batches.
     overrides = {"models": '{"sentiment": {"1.0": {"defaultVersion": true, "marName": "sentiment.mar", '
                  '"minWorkers": 1, "maxWorkers": 1, "batchSize": 8, "maxBatchDelay": 50, "responseTimeout": 60}}}'}
