@@ -7,10 +7,12 @@ ARTIFACTS ?= model_store/artifacts
 MAR ?= model_store/sentiment.mar
 TOKEN_AUTH ?= on
 LOAD_REQUESTS ?= 20000
+# Extra arguments of `make bench-serve`, e.g. BENCH_ARGS=--quick
+BENCH_ARGS ?=
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast train bench-train clean archive serve stop bench-serve load-test evaluate web screenshot bench-explain
+.PHONY: help install test test-fast train bench-train clean archive serve stop bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -49,8 +51,11 @@ serve: archive ## TorchServe on 127.0.0.1:8080 with a READY worker (token on; TO
 stop: install ## stop the server `make serve` started
 	$(PY) scripts/serve.py stop
 
-bench-serve: install ## serving latency and throughput sweep (JSON, docs/figures/)
-	$(PY) benchmarks/serving_latency.py
+bench-serve: archive ## own servers over batch size x delay, 1/8/32 clients, vs the in-process limit (JSON, docs/figures/)
+	$(PY) benchmarks/serving_latency.py --mar $(MAR) --artifacts $(ARTIFACTS) $(BENCH_ARGS)
+
+bench-sub-batches: install ## in-process cost per cell and sub-batch rules on real batches (JSON)
+	$(PY) benchmarks/sub_batch_rule.py --artifacts $(ARTIFACTS)
 
 load-test: archive ## 20,000 mixed good and bad requests from 32 clients against an own loopback server (JSON)
 	$(PY) benchmarks/load_test.py --requests $(LOAD_REQUESTS) --mar $(MAR) --out docs/figures/load_test.json

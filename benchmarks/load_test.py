@@ -38,11 +38,11 @@ from urllib.parse import urlparse
 import psutil
 import requests
 
+from data.review_samples import IMDB_TEST
 from serving.torchserve import read_key
 from benchmarks.report import add_out_argument, emit
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_REVIEWS = ROOT.parent / "shared" / "imdb" / "plain_text" / "test-00000-of-00001.parquet"
 LOOPBACK = {"127.0.0.1", "localhost"}
 
 
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=200, help="uncounted requests sent first")
     parser.add_argument("--max-review-chars", type=int, default=1200)
-    parser.add_argument("--reviews", type=Path, default=DEFAULT_REVIEWS)
+    parser.add_argument("--reviews", type=Path, default=IMDB_TEST)
     parser.add_argument("--mar", type=Path, default=ROOT / "model_store" / "sentiment.mar")
     parser.add_argument("--url", help="a running server (e.g. `make serve`'s http://127.0.0.1:8080); default: start one")
     parser.add_argument("--key-file", type=Path, default=ROOT / "model_store" / "key_file.json")
