@@ -7,8 +7,6 @@ ARTIFACTS ?= model_store/artifacts
 MAR ?= model_store/sentiment.mar
 TOKEN_AUTH ?= on
 LOAD_REQUESTS ?= 20000
-# Extra arguments of `make bench-serve`, e.g. BENCH_ARGS=--quick
-BENCH_ARGS ?=
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
@@ -52,10 +50,10 @@ stop: install ## stop the server `make serve` started
 	$(PY) scripts/serve.py stop
 
 bench-serve: archive ## own servers over batch size x delay, 1/8/32 clients, vs the in-process limit (JSON, docs/figures/)
-	$(PY) benchmarks/serving_latency.py --mar $(MAR) --artifacts $(ARTIFACTS) $(BENCH_ARGS)
+	$(PY) benchmarks/serving_latency.py --mar $(MAR) --artifacts $(ARTIFACTS) --out docs/figures/serving_sweep.json
 
 bench-sub-batches: install ## in-process cost per cell and sub-batch rules on real batches (JSON)
-	$(PY) benchmarks/sub_batch_rule.py --artifacts $(ARTIFACTS)
+	$(PY) benchmarks/sub_batch_rule.py --artifacts $(ARTIFACTS) --out docs/figures/sub_batch_rule.json
 
 load-test: archive ## 20,000 mixed good and bad requests from 32 clients against an own loopback server (JSON)
 	$(PY) benchmarks/load_test.py --requests $(LOAD_REQUESTS) --mar $(MAR) --out docs/figures/load_test.json

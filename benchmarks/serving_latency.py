@@ -19,8 +19,8 @@ settings), and each fixed-review level's requests/s as a fraction of it at the s
 
 --handler KEY=VALUE replaces handler settings of config/model-config.yaml in a temporary archive
 built from --artifacts; without it the archive is --mar (`make archive`'s). Loopback only.
-Prints the JSON and writes it to --out: docs/figures/serving_sweep.json for a full sweep (the README's
-figures), runs/serving_sweep_quick.json for --quick.
+Prints the JSON (with the machine and its load, benchmarks/report.py) and with --out keeps it
+(`make bench-serve`: docs/figures/serving_sweep.json).
 """
 
 from __future__ import annotations
@@ -41,14 +41,12 @@ import requests
 import yaml
 
 from benchmarks.load_test import memory
+from benchmarks.report import add_out_argument, emit
 from benchmarks.workload import REVIEW, real_reviews
 from scripts.build_archive import build, model_config_with
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
 from serving.torchserve import MODEL_NAME, ROOT, running_torchserve, served_model_settings
-
-DEFAULT_OUT = ROOT / "docs" / "figures" / "serving_sweep.json"
-QUICK_OUT = ROOT / "runs" / "serving_sweep_quick.json"
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -140,12 +138,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--reviews", type=int, default=2000, help="real test reviews in the mixed stream")
     parser.add_argument("--quick", action="store_true", help="batch 16 / 5 ms, 1 and 8 clients, 40 requests, 1 repeat")
     parser.add_argument("--note", default="", help="free text stored with the figures (machine, load)")
-    parser.add_argument("--out", type=Path, help=f"default: {DEFAULT_OUT.relative_to(ROOT)} ({QUICK_OUT.relative_to(ROOT)} with --quick)")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
     if args.quick:
         args.batch_sizes, args.delays, args.workers, args.clients = [16], [5], [1], [1, 8]
         args.requests, args.repeats, args.reviews = 40, 1, 200
-    out = args.out or (QUICK_OUT if args.quick else DEFAULT_OUT)
     overrides = parse_handler_overrides(args.handler)
     config = load_model_yaml()
     config["handler"] = {**(config.get("handler") or {}), **overrides}
@@ -153,7 +150,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     workloads = {"fixed_review": [REVIEW], "real_reviews": real_reviews(args.reviews, seed=2)}
     report = {
-        "note": args.note, "cpus": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        "note": args.note, "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         "handler_settings": dataclasses.asdict(settings), "requests_per_level": args.requests, "repeats": args.repeats,
         "in_process_limit": in_process_limit(args.artifacts, settings, args.batch_sizes, passes=max(20, args.repeats * 10)),
         "servers": [],
@@ -183,11 +180,7 @@ def main(argv: list[str] | None = None) -> dict:
                     "batch_size": batch_size, "max_delay_ms": delay, "workers": workers,
                     "start_to_ready_s": round(ready_s, 1), "memory_after": memory(server.pid), "levels": levels,
                 })
-    text = json.dumps(report, indent=2)
-    print(text)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text + "\n")
-    return report
+    return emit(report, args.out)
 
 
 if __name__ == "__main__":

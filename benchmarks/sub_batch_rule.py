@@ -12,19 +12,20 @@ mixed length, and of the fixed 233-word review, scored through Predictor.predict
 (sub_batch_tokens, sub_batch_padding) pair; the median ms per batch, all rules interleaved batch
 by batch so background load hits them alike. "whole" is one padded pass per batch (no cutting).
 The defaults in config/model-config.yaml are the pair that did best here (README, Serving).
+Prints the JSON (with the machine and its load, benchmarks/report.py); --out keeps it.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import time
 from pathlib import Path
 
 import numpy as np
 
+from benchmarks.report import add_out_argument, emit
 from benchmarks.workload import REVIEW, real_reviews
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
@@ -82,6 +83,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batches", type=int, default=40, help="batches per workload")
     parser.add_argument("--repeats", type=int, default=9, help="timed passes per shape in part 1")
     parser.add_argument("--quick", action="store_true", help="a small grid and few batches: proves it runs")
+    add_out_argument(parser)
     args = parser.parse_args(argv)
 
     base = HandlerSettings.from_model_yaml(load_model_yaml())
@@ -100,11 +102,11 @@ def main(argv: list[str] | None = None) -> None:
         "fixed_review": [[REVIEW] * args.batch_size] * (batches + 1),
     }
     predictor = Predictor(args.artifacts, base)
-    print(json.dumps({
+    emit({
         "runtime": base.runtime, "intra_op_threads": base.intra_op_threads, "batch_size": args.batch_size,
         "cost_per_cell": cost_per_cell(predictor, rows_list, lengths, repeats),
         "rules": compare_rules(base, args.artifacts, workloads, rules),
-    }, indent=2))
+    }, args.out)
 
 
 if __name__ == "__main__":
