@@ -8,8 +8,10 @@ exactly as in the repo. In tests it runs without a server:
     handler.handle([{"body": b'{"texts": ["Great.", "Awful."]}'}], context)
 
 Requests (one item of a TorchServe batch each): text/plain body, JSON {"text": "..."} or
-JSON {"texts": [...]}. Answers: {"label": "positive"|"negative", "score": P(positive)}, a list of
-them for "texts", or for a bad request its own 4xx status with {"error": ..., "status": ...}.
+JSON {"texts": [...]}. Answers (serving/answers.py): {"label": "positive"|"negative", "score": P(positive)}
+for a two-class export, {"label", "score", "scores": {name: probability}} for more, named by the
+export's labels; a list of them for "texts", or for a bad request its own 4xx status with
+{"error": ..., "status": ...}.
 POST /explanations/sentiment takes the same inputs and answers serving.explain's dicts.
 KServe's protocols (/v2/models/sentiment/infer, /v1/models/sentiment:predict) come through the
 envelopes of serving/envelopes.py, chosen by the server's service_envelope.

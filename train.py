@@ -1,6 +1,7 @@
-"""Train, test and export the IMDB sentiment model (LightningCLI).
+"""Train, test and export the sentiment model (LightningCLI).
 
     python train.py fit --config config/default.yaml --data.dataset ../shared/imdb
+    python train.py fit --config config/default.yaml --data.dataset reviews.csv --data.text_column review --data.label_column sentiment
     python train.py fit --config config/default.yaml --trainer.max_epochs 3 --model.pooling last
     python train.py fit --config config/default.yaml --ckpt_path last          # resume
     python train.py test --config config/default.yaml --ckpt_path runs/imdb/version_0/checkpoints/last.ckpt
@@ -9,8 +10,9 @@
 
 After `fit`, the best checkpoint (by val/acc) is tested; after `fit` or `test`
 the run folder (`<log_dir>`) receives `metrics.json` and `export/`: what
-serving needs (network.pt, network.onnx, tokenizer.json, model_config.json); network.onnx is
-checked against PyTorch on 1,000 test reviews when it is written.
+serving needs (network.pt, network.onnx, tokenizer.json, model_config.json with the label
+names); network.onnx is checked against PyTorch on 1,000 test reviews when it is written.
+The number of classes comes from the data (data.num_classes -> model.num_classes).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ import torch
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
 
-from data.imdb_datamodule import IMDBDataModule
+from data.datamodule import ReviewDataModule
 from data.text_encoding import ConfigError, check_encoding_args
 from model.export import save_export
 from model.lit_module import SentimentClassifier
 from model.onnx_export import CHECK_REVIEWS
+from serving.answers import chosen_classes
 
 
 class BestAndLastCheckpoint(ModelCheckpoint):
@@ -58,6 +61,8 @@ class SentimentCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The tokenizer's vocabulary size is the embedding's row count: typed once, under data.
         parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="parse")
+        # The class count is a fact of the data: the data module reads the labels, the head follows.
+        parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
         parser.add_lightning_class_args(BestAndLastCheckpoint, "checkpoint")
         parser.set_defaults(
             {
@@ -111,39 +116,48 @@ class SentimentCLI(LightningCLI):
         log_dir.mkdir(parents=True, exist_ok=True)
         (log_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         print(f"test metrics written to {log_dir / 'metrics.json'}: {json.dumps(metrics)}")
-        log_test_figures(trainer.logger, self.model, metrics)
-        test_ids = self.datamodule.splits["test"].ids  # the reviews just tested, encoded
+        log_test_figures(trainer.logger, self.model, metrics, self.datamodule.class_names)
+        test = self.datamodule.splits["test"]  # the reviews just tested, encoded
+        chosen = random.Random(0).sample(range(len(test)), min(CHECK_REVIEWS, len(test)))
         save_export(
             log_dir / "export", self.model.net, self.datamodule.tokenizer_path,
             self.datamodule.preprocessing_config(), weights_dtype=self.config[self.config.subcommand].export_dtype,
-            check_sequences=random.Random(0).sample(test_ids, min(CHECK_REVIEWS, len(test_ids))),
+            labels=self.datamodule.class_names, check_sequences=test.token_ids(chosen),
         )
         print(f"export written to {log_dir / 'export'}")
 
 
-def log_test_figures(logger, model: SentimentClassifier, metrics: dict) -> None:
-    """PR curve, confusion matrix and the hparams/metrics pairing, for TensorBoard."""
+def log_test_figures(logger, model: SentimentClassifier, metrics: dict, class_names: list[str]) -> None:
+    """PR curves, the confusion matrix (with the label names) and the hparams/metrics pairing, for TensorBoard."""
     experiment = getattr(logger, "experiment", None)
     if experiment is None or not hasattr(experiment, "add_pr_curve") or not model.test_scores:
         return
-    scores = torch.cat(model.test_scores)
+    probabilities = torch.cat(model.test_scores)
     labels = torch.cat(model.test_labels)
-    experiment.add_pr_curve("test/pr_curve", labels, scores, global_step=0)
-    predicted = (scores >= 0.5).long()
-    matrix = [[int(((labels == t) & (predicted == p)).sum()) for p in (0, 1)] for t in (0, 1)]
-    experiment.add_text(
-        "test/confusion_matrix",
-        "| true \\ predicted | negative | positive |\n|---|---|---|\n"
-        f"| negative | {matrix[0][0]} | {matrix[0][1]} |\n| positive | {matrix[1][0]} | {matrix[1][1]} |",
-    )
+    if len(class_names) == 2:
+        experiment.add_pr_curve("test/pr_curve", labels, probabilities[:, 1], global_step=0)
+    else:
+        for k, name in enumerate(class_names):  # one versus the rest
+            experiment.add_pr_curve(f"test/pr_curve/{name}", labels == k, probabilities[:, k], global_step=0)
+    predicted = torch.from_numpy(chosen_classes(probabilities.numpy()))
+    experiment.add_text("test/confusion_matrix", confusion_markdown(labels, predicted, class_names))
     logger.log_hyperparams(model.hparams, {f"hp/{k.split('/')[1]}": v for k, v in metrics.items()})
+
+
+def confusion_markdown(labels: torch.Tensor, predicted: torch.Tensor, class_names: list[str]) -> str:
+    """Rows: true label; columns: predicted label; as a Markdown table."""
+    n = len(class_names)
+    counts = torch.bincount(labels * n + predicted, minlength=n * n).view(n, n).tolist()
+    lines = ["| true \\ predicted | " + " | ".join(class_names) + " |", "|---" * (n + 1) + "|"]
+    lines += [f"| {name} | " + " | ".join(str(c) for c in row) + " |" for name, row in zip(class_names, counts)]
+    return "\n".join(lines)
 
 
 def cli_main(args: list[str] | None = None) -> SentimentCLI:
     try:
         return SentimentCLI(
             SentimentClassifier,
-            IMDBDataModule,
+            ReviewDataModule,
             args=args,
             save_config_kwargs={"overwrite": True},
             trainer_defaults={"num_sanity_val_steps": 0},

@@ -23,7 +23,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 
-from data.imdb_datamodule import IMDBDataModule
+from data.datamodule import ReviewDataModule
 from model.network import SentimentNet, SentimentNetConfig
 from benchmarks.report import add_out_argument, emit
 
@@ -55,7 +55,7 @@ def time_training(net: nn.Module, batches: list[dict]) -> list[float]:
     for batch in batches:
         start = time.perf_counter()
         logits = net(batch["input_ids"], batch["lengths"])
-        loss = nn.functional.binary_cross_entropy_with_logits(logits, batch["labels"])
+        loss = nn.functional.binary_cross_entropy_with_logits(logits, batch["labels"].float())
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
@@ -100,7 +100,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     config = yaml.safe_load(Path(args.config).read_text())
     data_args = {k: v for k, v in config["data"].items() if k != "dataset"}
-    dm = IMDBDataModule(dataset=args.dataset, **{**data_args, "max_samples": args.rows})
+    dm = ReviewDataModule(dataset=args.dataset, **{**data_args, "max_samples": args.rows})
     dm.prepare_data()
     dm.setup("fit")
     batches = [b for _, b in zip(range(args.steps + 2), dm.train_dataloader())]
@@ -109,7 +109,7 @@ def main() -> None:
     model_args = {k: v for k, v in config["model"].items() if k in SentimentNetConfig.__dataclass_fields__}
     net_config = SentimentNetConfig(vocab_size=dm.vocab_size, **model_args)
     report = {"config": Path(args.config).name, "threads": args.threads, "rows": args.rows,
-              "tokens_per_review_mean": round(sum(dm.splits["train"].lengths) / len(dm.splits["train"]), 1)}
+              "tokens_per_review_mean": round(float(dm.splits["train"].lengths.mean()), 1)}
 
     variants = {"padded_exact (ours)": SentimentNet(net_config)}
     if not args.skip_baseline and net_config.bidirectional and net_config.pooling == "meanmax":

@@ -4,14 +4,16 @@ No Lightning here: the TorchServe handler loads an export with serving.runtime.P
 uses `load_encoder(dir)` and, for PyTorch or explanations, `load_network(dir)`.
 
     save_export("model_store/artifacts", net, "path/to/tokenizer.json", {"max_length": 400, "truncation": "head+tail"},
-                check_sequences=test_token_ids)        # network.onnx checked against PyTorch on these
-    net, encoder, config = load_export("model_store/artifacts")
+                labels=["negative", "positive"], check_sequences=test_token_ids)   # ONNX checked on these
+    net, encoder, config = load_export("model_store/artifacts")      # config["labels"]: one name per class
 
 Files of an export folder:
     network.pt          state_dict (fp16 or fp32 tensors; loaded as fp32), loaded with weights_only=True
     network.onnx        the same network for ONNX Runtime (model/onnx_export.py), float32
     tokenizer.json      the Hugging Face tokenizer, normalization included
     model_config.json   {"network": {...}, "preprocessing": {...}, "labels": [...], "weights_dtype": ...}
+
+"labels" names the classes in the order of the network's outputs; every answer shows these names.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
@@ -29,7 +32,8 @@ from model.network import SentimentNet, SentimentNetConfig
 from model.onnx_export import ONNX_FILE
 
 WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE = "network.pt", "tokenizer.json", "model_config.json"
-LABELS = ("negative", "positive")  # index = predicted class; neg=0 / pos=1 as in IMDB
+# For callers that build a two-class network without data of their own (tests, benchmarks).
+BINARY_LABELS = ("negative", "positive")
 
 
 def save_export(
@@ -39,6 +43,7 @@ def save_export(
     preprocessing: dict,
     weights_dtype: str = "float32",
     check_sequences: list | None = None,
+    labels: Sequence[str] = BINARY_LABELS,
 ) -> Path:
     """Write an export folder. network.onnx is exported from the weights as saved (fp16 ones
     rounded, as serving loads them) and checked against PyTorch on `check_sequences` (token-id
@@ -47,6 +52,7 @@ def save_export(
 
     if weights_dtype not in ("float32", "float16"):
         raise ValueError(f"weights_dtype must be float32 or float16, got {weights_dtype!r}")
+    labels = check_labels(labels, net.config.num_classes)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     dtype = getattr(torch, weights_dtype)
@@ -57,7 +63,7 @@ def save_export(
     config = {
         "network": net.config.to_dict(),
         "preprocessing": dict(preprocessing),
-        "labels": list(LABELS),
+        "labels": labels,
         "weights_dtype": weights_dtype,
     }
     _atomic(directory / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n"))
@@ -92,10 +98,11 @@ def read_config(directory: str | os.PathLike) -> dict:
     config_path = Path(directory) / CONFIG_FILE
     try:
         config = json.loads(config_path.read_text())
-        SentimentNetConfig.from_dict(config["network"])
+        net_config = SentimentNetConfig.from_dict(config["network"])
         missing = sorted({"max_length", "truncation"} - set(config["preprocessing"]))
         if missing:
             raise KeyError(f"preprocessing lacks {missing}")
+        config["labels"] = check_labels(config["labels"], net_config.num_classes)
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise ValueError(f"bad model config {config_path}: {error!r}") from error
     return config
@@ -139,6 +146,15 @@ def _load_weights(path: Path, mmap: bool = False) -> dict:
         return state if mmap else {k: v.float() if v.is_floating_point() else v for k, v in state.items()}
     except Exception as error:  # torch raises many types for truncated or foreign files
         raise ValueError(f"cannot load weights {path}: {error}") from error
+
+
+def check_labels(labels, num_classes: int) -> list[str]:
+    """One distinct, non-empty name per class, or ValueError saying what is wrong."""
+    if not isinstance(labels, (list, tuple)) or not all(isinstance(name, str) and name.strip() for name in labels):
+        raise ValueError(f"labels must be a list of non-empty names, got {labels!r}")
+    if len(labels) != num_classes or len(set(labels)) != len(labels):
+        raise ValueError(f"labels must name each of the {num_classes} classes once, got {list(labels)}")
+    return list(labels)
 
 
 def _atomic(path: Path, write) -> None:

@@ -1,7 +1,9 @@
-"""LightningModule that trains SentimentNet with BCE-with-logits and Adam.
+"""LightningModule that trains SentimentNet with Adam: BCE-with-logits for two classes, cross-entropy for more.
 
 Used through train.py (LightningCLI); the constructor arguments are the `model:`
-section of the config. Logs `train/loss`, `train/acc`, `{val,test}/{loss,acc,f1,auroc}`.
+section of the config (num_classes comes from the data). Logs `train/loss`, `train/acc`,
+`{val,test}/{loss,acc,f1,auroc}`; with more than two classes acc is over all reviews and
+f1 / auroc are macro averages over the classes.
 """
 
 from __future__ import annotations
@@ -12,10 +14,17 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 from torchmetrics import MetricCollection
-from torchmetrics.classification import BinaryAccuracy, BinaryAUROC, BinaryF1Score
+from torchmetrics.classification import (
+    BinaryAccuracy,
+    BinaryAUROC,
+    BinaryF1Score,
+    MulticlassAccuracy,
+    MulticlassAUROC,
+    MulticlassF1Score,
+)
 
 from data.text_encoding import ConfigError
-from model.network import Pooling, SentimentNet, SentimentNetConfig
+from model.network import Pooling, SentimentNet, SentimentNetConfig, class_probabilities
 
 Scheduler = Literal["none", "onecycle", "cosine"]
 
@@ -33,6 +42,7 @@ class SentimentClassifier(L.LightningModule):
         lr: float = 2e-3,
         weight_decay: float = 0.0,
         scheduler: Scheduler = "none",
+        num_classes: int = 2,
     ) -> None:
         """
         Args:
@@ -46,6 +56,7 @@ class SentimentClassifier(L.LightningModule):
             lr: Adam learning rate (the peak rate with a scheduler).
             weight_decay: AdamW-style decoupled weight decay (0 = plain Adam).
             scheduler: none, onecycle (warm-up then anneal) or cosine, stepped per batch.
+            num_classes: classes of the labels; linked from the data module by train.py.
         """
         super().__init__()
         if lr <= 0:
@@ -56,16 +67,16 @@ class SentimentClassifier(L.LightningModule):
         try:
             self.net_config = SentimentNetConfig(
                 vocab_size=vocab_size, embedding_dim=embedding_dim, gru_hidden=gru_hidden, lstm_hidden=lstm_hidden,
-                bidirectional=bidirectional, dropout=dropout, pooling=pooling,
+                bidirectional=bidirectional, dropout=dropout, pooling=pooling, num_classes=num_classes,
             )
         except ValueError as error:
             raise ConfigError(str(error)) from None
         self.net = SentimentNet(self.net_config)
-        metrics = MetricCollection({"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()})
-        self.train_acc = BinaryAccuracy()
+        metrics = MetricCollection(classification_metrics(num_classes))
+        self.train_acc = classification_metrics(num_classes)["acc"]
         self.val_metrics = metrics.clone(prefix="val/")
         self.test_metrics = metrics.clone(prefix="test/")
-        # Kept for the PR curve and confusion matrix that train.py logs after testing.
+        # Class probabilities (B, C), kept for the PR curves and confusion matrix train.py logs after testing.
         self.test_scores: list[torch.Tensor] = []
         self.test_labels: list[torch.Tensor] = []
 
@@ -73,32 +84,40 @@ class SentimentClassifier(L.LightningModule):
         return self.net(input_ids, lengths)
 
     def _step(self, batch: dict, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-        logits = self(batch["input_ids"], batch["lengths"])
-        loss = F.binary_cross_entropy_with_logits(logits.float(), batch["labels"])
-        batch_size = batch["labels"].numel()
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=batch_size, sync_dist=stage != "train")
-        return loss, torch.sigmoid(logits.detach().float())
+        """(loss, class probabilities (B, C))."""
+        logits = self(batch["input_ids"], batch["lengths"]).float()
+        labels = batch["labels"]
+        if self.net_config.num_classes == 2:
+            loss = F.binary_cross_entropy_with_logits(logits, labels.float())
+        else:
+            loss = F.cross_entropy(logits, labels)
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=labels.numel(), sync_dist=stage != "train")
+        return loss, class_probabilities(logits.detach())
+
+    def _metric_input(self, probabilities: torch.Tensor) -> torch.Tensor:
+        # The binary metrics read P(second class) alone.
+        return probabilities[:, 1] if self.net_config.num_classes == 2 else probabilities
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        loss, scores = self._step(batch, "train")
-        self.train_acc(scores, batch["labels"].long())
+        loss, probabilities = self._step(batch, "train")
+        self.train_acc(self._metric_input(probabilities), batch["labels"])
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=batch["labels"].numel())
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        _, scores = self._step(batch, "val")
-        self.val_metrics.update(scores, batch["labels"].long())
+        _, probabilities = self._step(batch, "val")
+        self.val_metrics.update(self._metric_input(probabilities), batch["labels"])
         self.log_dict(self.val_metrics, batch_size=batch["labels"].numel(), prog_bar=True)
 
     def on_test_epoch_start(self) -> None:
         self.test_scores, self.test_labels = [], []
 
     def test_step(self, batch: dict, batch_idx: int) -> None:
-        _, scores = self._step(batch, "test")
-        labels = batch["labels"].long()
-        self.test_metrics.update(scores, labels)
+        _, probabilities = self._step(batch, "test")
+        labels = batch["labels"]
+        self.test_metrics.update(self._metric_input(probabilities), labels)
         self.log_dict(self.test_metrics, batch_size=labels.numel())
-        self.test_scores.append(scores.cpu())
+        self.test_scores.append(probabilities.cpu())
         self.test_labels.append(labels.cpu())
 
     def configure_optimizers(self):
@@ -113,3 +132,14 @@ class SentimentClassifier(L.LightningModule):
         else:
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def classification_metrics(num_classes: int) -> dict:
+    """acc, f1 and auroc for the class count: the binary forms for two classes, as always logged."""
+    if num_classes == 2:
+        return {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}
+    return {
+        "acc": MulticlassAccuracy(num_classes, average="micro"),
+        "f1": MulticlassF1Score(num_classes, average="macro"),
+        "auroc": MulticlassAUROC(num_classes, average="macro"),
+    }

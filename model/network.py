@@ -1,9 +1,13 @@
-"""The sentiment network: Embedding -> GRU -> LSTM -> linear head -> one logit.
+"""The sentiment network: Embedding -> GRU -> LSTM -> linear head -> class logits.
 
 Plain PyTorch, no Lightning, so the TorchServe handler can load it alone:
 
     net = SentimentNet(SentimentNetConfig(vocab_size=20000))
     logits = net(input_ids, lengths)          # (batch,) raw logits; sigmoid -> P(positive)
+    probabilities = class_probabilities(logits)       # (batch, num_classes), rows sum to 1
+
+With two classes the head is one logit whose sigmoid is P(second class), as every export
+before num_classes existed was trained; with more it is one logit per class (softmax).
 
 Padded positions never change the output: batches are right-padded, the
 backward direction reads each review reversed within its own length, and
@@ -32,6 +36,7 @@ class SentimentNetConfig:
     dropout: float = 0.3
     pooling: Pooling = "meanmax"
     pad_id: int = 0
+    num_classes: int = 2
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "embedding_dim", "gru_hidden", "lstm_hidden"):
@@ -44,6 +49,12 @@ class SentimentNetConfig:
             raise ValueError(f"model.pooling must be 'last' or 'meanmax', got {self.pooling!r}")
         if not 0 <= self.pad_id < self.vocab_size:
             raise ValueError(f"model.pad_id must be in [0, vocab_size), got {self.pad_id!r}")
+        if not isinstance(self.num_classes, int) or self.num_classes < 2:
+            raise ValueError(f"model.num_classes must be an integer >= 2, got {self.num_classes!r}")
+
+    @property
+    def head_outputs(self) -> int:
+        return 1 if self.num_classes == 2 else self.num_classes
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -104,10 +115,11 @@ class SentimentNet(nn.Module):
         self.lstm = PaddedBiRNN(nn.LSTM, config.gru_hidden * directions, config.lstm_hidden, config.bidirectional)
         pooled = config.lstm_hidden * directions * (2 if config.pooling == "meanmax" else 1)
         self.head_dropout = nn.Dropout(config.dropout)
-        self.head = nn.Linear(pooled, 1)
+        self.head = nn.Linear(pooled, config.head_outputs)
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """input_ids: (batch, time) right-padded token ids; lengths: (batch,) true lengths >= 1."""
+        """input_ids: (batch, time) right-padded token ids; lengths: (batch,) true lengths >= 1.
+        Returns (batch,) logits of the second class for two classes, else (batch, num_classes)."""
         embedded = self.embedding_dropout(self.embedding(input_ids))
         return self.forward_embedded(embedded, lengths)
 
@@ -119,7 +131,8 @@ class SentimentNet(nn.Module):
             pooled = self._last(states, lengths)
         else:
             pooled = self._mean_max(states, lengths)
-        return self.head(self.head_dropout(pooled)).squeeze(-1)
+        logits = self.head(self.head_dropout(pooled))
+        return logits.squeeze(-1) if self.config.num_classes == 2 else logits
 
     def _last(self, states: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         # Forward half: the state at the last real step; backward half: at step 0, after reading it all.
@@ -138,11 +151,12 @@ class SentimentNet(nn.Module):
 
     @torch.inference_mode()
     def predict_proba(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """P(positive) per review, in eval mode."""
+        """In eval mode: P(second class) per review (batch,) for two classes, else (batch, num_classes)."""
         was_training = self.training
         self.eval()
         try:
-            return torch.sigmoid(self(input_ids, lengths).float())
+            probabilities = class_probabilities(self(input_ids, lengths))
+            return probabilities[:, 1] if self.config.num_classes == 2 else probabilities
         finally:
             self.train(was_training)
 

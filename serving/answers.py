@@ -18,10 +18,18 @@ def answers(probabilities: np.ndarray, labels: list[str], threshold: float = 0.5
     probabilities = np.asarray(probabilities)
     if probabilities.ndim != 2 or probabilities.shape[1] != len(labels):
         raise ValueError(f"probabilities of shape {probabilities.shape} do not fit {len(labels)} labels")
+    chosen = chosen_classes(probabilities, threshold)
     if len(labels) == 2:
-        return [{"label": labels[int(p >= threshold)], "score": float(p)} for p in probabilities[:, 1]]
+        return [{"label": labels[k], "score": float(p)} for k, p in zip(chosen, probabilities[:, 1])]
     return [
-        {"label": labels[int(row.argmax())], "score": float(row.max()),
-         "scores": {label: float(p) for label, p in zip(labels, row)}}
-        for row in probabilities
+        {"label": labels[k], "score": float(row[k]), "scores": {label: float(p) for label, p in zip(labels, row)}}
+        for k, row in zip(chosen, probabilities)
     ]
+
+
+def chosen_classes(probabilities: np.ndarray, threshold: float = 0.5) -> np.ndarray:
+    """The class index each answer names (for the confusion matrix and explanations as for answers)."""
+    probabilities = np.asarray(probabilities)
+    if probabilities.shape[1] == 2:
+        return (probabilities[:, 1] >= threshold).astype(np.int64)
+    return probabilities.argmax(axis=1)

@@ -1,4 +1,4 @@
-"""IMDBDataModule: splits, caching, length-aware batching, bad data."""
+"""ReviewDataModule: splits, caching, length-aware batching from Arrow, bad data."""
 
 from collections import Counter
 
@@ -6,14 +6,18 @@ import pytest
 import torch
 
 from tests.conftest import SHARED_IMDB, write_hub_dataset
-from data.imdb_datamodule import IMDBDataModule
+from data.datamodule import ReviewDataModule
 from data.sampling import BucketBatchSampler
 from data.text_encoding import ConfigError, PAD_ID
 
 
 def make_dm(dataset, tmp_path, **overrides):
     args = dict(dataset=str(dataset), vocab_size=200, max_length=32, batch_size=8, cache_dir=str(tmp_path / "cache"))
-    return IMDBDataModule(**{**args, **overrides})
+    return ReviewDataModule(**{**args, **overrides})
+
+
+def all_ids(split) -> list[list[int]]:
+    return [ids.tolist() for ids, _ in split.__getitems__(list(range(len(split))))]
 
 
 def test_validation_split_is_stratified_and_seeded(tiny_imdb, tmp_path):
@@ -25,7 +29,7 @@ def test_validation_split_is_stratified_and_seeded(tiny_imdb, tmp_path):
     again = make_dm(tiny_imdb, tmp_path, val_fraction=0.25)
     again.prepare_data()
     again.setup("fit")
-    assert [x.tolist() for x in again.splits["val"].ids] == [x.tolist() for x in dm.splits["val"].ids]
+    assert all_ids(again.splits["val"]) == all_ids(dm.splits["val"])
 
 
 def test_fit_never_reads_the_test_split(tiny_imdb, tmp_path):
@@ -95,7 +99,7 @@ def test_bucket_sampler_drop_last_counts_exactly():
 def test_dataset_without_text_or_label_is_refused(tmp_path):
     folder = write_hub_dataset(tmp_path / "wrong", n_train=20, n_test=10, columns=("review", "sentiment"))
     dm = make_dm(folder, tmp_path)
-    with pytest.raises(ConfigError, match="needs columns 'text' and 'label'"):
+    with pytest.raises(ConfigError, match=r"data.text_column 'text' is not a column of .*'review', 'sentiment'"):
         dm.prepare_data()
 
 
@@ -112,4 +116,4 @@ def test_real_imdb_sample_loads(tmp_path):
     dm.setup(None)
     assert len(dm.splits["test"]) == 300
     assert set(dm.splits["train"].labels.tolist()) == {0, 1}
-    assert dm.splits["train"].ids[0].max() < 5000
+    assert max(max(ids) for ids in all_ids(dm.splits["train"])) < 5000

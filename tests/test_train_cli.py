@@ -127,7 +127,7 @@ def test_dataset_without_text_and_label_stops_with_a_clear_message(tmp_path, cap
     folder = write_hub_dataset(tmp_path / "wrong", n_train=40, n_test=10, columns=("review", "sentiment"))
     with pytest.raises(SystemExit):
         cli_main(tiny_fit_args(folder, tmp_path))
-    assert "needs columns 'text' and 'label'" in capsys.readouterr().err
+    assert "data.text_column 'text' is not a column" in capsys.readouterr().err
     assert not list(tmp_path.rglob("*.ckpt"))
 
 

@@ -1,0 +1,267 @@
+"""LightningDataModule for labelled reviews: a Hub id, a Hub-layout folder, or CSV / JSON Lines / Parquet files.
+
+    dm = ReviewDataModule(dataset="reviews.csv", text_column="review", label_column="sentiment")
+    dm.prepare_data(); dm.setup("fit")
+    dm.class_names                              # ["negative", "positive"]
+    batch = next(iter(dm.train_dataloader()))   # {"input_ids", "lengths", "labels"}
+
+data/sources.py finds the rows, labels and splits; this module trains the tokenizer on the
+training rows alone and encodes every split into an Arrow file under `cache_dir`, keyed by
+everything that shapes it, so reruns and DDP ranks reuse the work. Batches are read from those
+memory-mapped files as they are drawn: no split is ever held as Python objects, and under DDP
+every rank maps the same files rather than loading its own copy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Optional
+
+import lightning as L
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from data.sampling import BucketBatchSampler
+from data.sources import EmptyTexts, LabelNames, LabelledSplit, LabelledSplits, SourceSpec, check_dataset_argument, check_fractions, load_labelled_splits
+from data.text_encoding import ConfigError, Truncation, TextEncoder, check_encoding_args, load_tokenizer, pad_batch, train_tokenizer
+
+ENCODE_BATCH_ROWS = 1000  # rows per tokenizer call and per Arrow record batch while encoding
+
+
+def default_cache_dir() -> str:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "imdb-sentiment")
+
+
+class EncodedReviews(Dataset):
+    """One encoded split, read from its memory-mapped Arrow file; lengths and labels are numpy arrays."""
+
+    def __init__(self, encoded) -> None:
+        self.encoded = encoded.with_format("arrow")
+        self.lengths = encoded.data.column("length").to_numpy()
+        self.labels = encoded.data.column("label").to_numpy()
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
+        return self.__getitems__([index])[0]
+
+    def __getitems__(self, indices: list[int]) -> list[tuple[np.ndarray, int]]:
+        # The DataLoader calls this instead of __getitem__ per row: one Arrow gather per batch.
+        return [(ids, int(self.labels[j])) for ids, j in zip(self.token_ids(indices), indices)]
+
+    def token_ids(self, indices: list[int]) -> list[np.ndarray]:
+        """The encoded (truncated) token ids of these rows."""
+        ids = self.encoded[list(indices)]["input_ids"].combine_chunks()
+        # A copy: Arrow's buffers are read-only, and torch wants writable arrays.
+        values, offsets = ids.flatten().to_numpy().copy(), ids.offsets.to_numpy() - ids.offsets[0].as_py()
+        return [values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
+
+
+def collate(rows: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tensor]:
+    input_ids, lengths = pad_batch([ids for ids, _ in rows])
+    return {"input_ids": input_ids, "lengths": lengths, "labels": torch.tensor([y for _, y in rows], dtype=torch.long)}
+
+
+class ReviewDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        dataset: str = "stanfordnlp/imdb",
+        text_column: str = "text",
+        label_column: str = "label",
+        label_names: LabelNames = None,
+        vocab_size: int = 20000,
+        max_length: int = 400,
+        truncation: Truncation = "head+tail",
+        batch_size: int = 64,
+        val_fraction: float = 0.1,
+        test_fraction: float = 0.2,
+        empty_texts: EmptyTexts = "refuse",
+        max_samples: Optional[int] = None,
+        seed: int = 42,
+        num_workers: int = 0,
+        bucket_batches: int = 50,
+        cache_dir: Optional[str] = None,
+    ) -> None:
+        """
+        Args:
+            dataset: a Hub id, a folder (Hub layout, or .csv/.jsonl/.json/.parquet files), or one such file.
+            text_column: the column holding the review text.
+            label_column: the column holding the label: integers, strings or a ClassLabel.
+            label_names: display names: a list, one per class in class order, or a mapping that
+                renames some classes, e.g. {neg: negative, pos: positive}; unnamed classes keep their own.
+            vocab_size: tokenizer vocabulary, two special tokens included.
+            max_length: tokens kept per review.
+            truncation: which tokens of a longer review to keep: head, tail or head+tail.
+            batch_size: reviews per batch (per device under DDP).
+            val_fraction: share of the training rows held out, stratified by label, for validation
+                (unless the dataset has a `validation` split).
+            test_fraction: share of the rows held out, stratified by label, for testing when the
+                dataset has no `test` split (a single file, say).
+            empty_texts: a row whose text is empty, only whitespace or null: `refuse` stops with the
+                row numbers, `drop` leaves those rows out.
+            max_samples: use N rows of each given split, drawn with `seed`, for quick runs
+                (IMDB is sorted by label, so the literal first N rows would hold one class).
+            seed: seeds the splits and `max_samples`.
+            num_workers: DataLoader worker processes.
+            bucket_batches: batches per length bucket; larger buckets pad less, shuffle less.
+            cache_dir: where the tokenizer and encoded splits are cached (default ~/.cache/imdb-sentiment).
+        """
+        super().__init__()
+        check_encoding_args(vocab_size, max_length, truncation)
+        check_fractions(test_fraction, val_fraction)
+        if batch_size <= 0:
+            raise ConfigError(f"data.batch_size must be a positive integer, got {batch_size!r}")
+        if max_samples is not None and max_samples < 4:
+            raise ConfigError(f"data.max_samples must be >= 4 or null, got {max_samples!r}")
+        if bucket_batches <= 0:
+            raise ConfigError(f"data.bucket_batches must be a positive integer, got {bucket_batches!r}")
+        if empty_texts not in ("refuse", "drop"):
+            raise ConfigError(f"data.empty_texts must be 'refuse' or 'drop', got {empty_texts!r}")
+        self.save_hyperparameters()
+        self.source = SourceSpec(
+            dataset=check_dataset_argument(dataset), text_column=text_column, label_column=label_column,
+            label_names=label_names, test_fraction=test_fraction, val_fraction=val_fraction,
+            empty_texts=empty_texts, max_samples=max_samples, seed=seed,
+        )
+        self.vocab_size = vocab_size
+        self.max_length = max_length
+        self.truncation = truncation
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.bucket_batches = bucket_batches
+        self.cache_dir = Path(cache_dir or default_cache_dir())
+        self.splits: dict[str, EncodedReviews] = {}
+        self._labelled: Optional[LabelledSplits] = None
+        self._class_names: Optional[list[str]] = None
+
+    # -- what the model needs to know before any training ------------------------------------
+
+    @property
+    def class_names(self) -> list[str]:
+        """Display name of each class, in the order of the network's outputs (reads the labels on first use)."""
+        if self._class_names is None:
+            self._labelled_splits()
+        return self._class_names
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    # -- one-time work (rank 0) ------------------------------------------------------------
+
+    def prepare_data(self) -> None:
+        """Train the tokenizer on the training rows and encode every split into the cache.
+        Encoding the test split here is caching only: fit never reads it."""
+        labelled = self._labelled_splits()
+        tokenizer_path = self._tokenizer(labelled.train)
+        for name, split in labelled.items():
+            self._encode(name, split, tokenizer_path)
+
+    def setup(self, stage: Optional[str] = None) -> None:
+        # fit/validate read train and val only; the test split is read by test (and predict) alone.
+        wanted = {"fit": ("train", "val"), "validate": ("val",), "test": ("test",), "predict": ("test",)}.get(
+            stage or "", ("train", "val", "test")
+        )
+        wanted = [name for name in wanted if name not in self.splits]
+        if not wanted:
+            return
+        labelled = self._labelled_splits()
+        self.tokenizer_path = self._tokenizer(labelled.train)
+        for name in wanted:
+            self.splits[name] = EncodedReviews(self._encode(name, getattr(labelled, name), self.tokenizer_path))
+        # The raw text views are not needed once encoded: drop them so their file mapping goes too.
+        self._labelled = None
+
+    # -- loaders -------------------------------------------------------------------------
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("val", shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self._loader("test", shuffle=False)
+
+    def _loader(self, name: str, shuffle: bool) -> DataLoader:
+        data = self.splits[name]
+        sampler = RandomSampler(data) if shuffle else SequentialSampler(data)
+        batches = BucketBatchSampler(
+            sampler, self.batch_size, drop_last=False, lengths=data.lengths,
+            bucket_batches=self.bucket_batches, shuffle=shuffle,
+        )
+        return DataLoader(
+            data, batch_sampler=batches, collate_fn=collate, num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def preprocessing_config(self) -> dict:
+        """What serving needs to encode text exactly as training did."""
+        return {"max_length": self.max_length, "truncation": self.truncation}
+
+    def _labelled_splits(self) -> LabelledSplits:
+        if self._labelled is None:
+            self._labelled = load_labelled_splits(self.source)
+            if self._class_names is None:
+                self._class_names = self._labelled.label_names
+                counts = np.bincount(self._labelled.train.labels, minlength=len(self._class_names))
+                print("data: classes (training rows): " + ", ".join(
+                    f"{name} ({int(n):,})" for name, n in zip(self._class_names, counts)), flush=True)
+        return self._labelled
+
+    def _tokenizer(self, train: LabelledSplit) -> Path:
+        path = self.cache_dir / "tokenizers" / f"tokenizer-{_digest(train.texts._fingerprint, self.vocab_size)}.json"
+        if not path.exists():
+            tokenizer = train_tokenizer(_texts(train), self.vocab_size)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            partial = path.with_suffix(f".{os.getpid()}.tmp")
+            tokenizer.save(str(partial))
+            os.replace(partial, path)  # atomic: a killed run never leaves half a tokenizer
+        return path
+
+    def _encode(self, name: str, split: LabelledSplit, tokenizer_path: Path):
+        import datasets
+
+        encoder = TextEncoder(load_tokenizer(str(tokenizer_path)), self.max_length, self.truncation)
+        key = _digest(
+            split.texts._fingerprint, hashlib.sha256(split.labels.tobytes()).hexdigest(), tokenizer_path.read_text(),
+            self.max_length, self.truncation,
+        )
+        cache_file = self.cache_dir / "encoded" / f"{name}-{key}.arrow"
+        cache_file.parent.mkdir(parents=True, exist_ok=True)
+        labels = split.labels
+        features = datasets.Features(
+            {"input_ids": datasets.List(datasets.Value("int32")), "length": datasets.Value("int32"),
+             "label": datasets.Value("int64")}
+        )
+
+        def encode(batch, indices):
+            ids = encoder.encode_ids(batch["text"])
+            return {"input_ids": ids, "length": [len(x) for x in ids], "label": labels[indices]}
+
+        return split.texts.map(
+            encode, batched=True, batch_size=ENCODE_BATCH_ROWS, with_indices=True, remove_columns=["text"],
+            features=features, cache_file_name=str(cache_file), load_from_cache_file=True,
+            writer_batch_size=ENCODE_BATCH_ROWS, desc=f"encoding {name}",
+        )
+
+
+def _texts(split: LabelledSplit):
+    """The split's texts one at a time, read in Arrow batches (the tokenizer trainer only counts words)."""
+    for batch in split.texts.iter(batch_size=ENCODE_BATCH_ROWS):
+        yield from batch["text"]
+
+
+def _digest(*parts) -> str:
+    return hashlib.sha256(json.dumps([str(p) for p in parts]).encode()).hexdigest()[:16]

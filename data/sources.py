@@ -1,0 +1,335 @@
+"""Labelled reviews from wherever they live: one loader, three splits, class ids and label names.
+
+    from data.sources import SourceSpec, load_labelled_splits
+    splits = load_labelled_splits(SourceSpec("reviews.csv", text_column="review", label_column="sentiment"))
+    splits.train.texts        # datasets.Dataset, one column "text", memory-mapped Arrow
+    splits.train.labels       # numpy int64 class id per row
+    splits.label_names        # ["negative", "positive"]
+
+`SourceSpec.dataset` is one of
+- a data file, `.csv`, `.jsonl`/`.json` or `.parquet`, read by `datasets`' own builders and split
+  into train / val / test, stratified by label and seeded;
+- a folder of such files or in the Hub layout, loaded as `datasets.load_dataset(folder)`: its
+  `test` split (and `validation`, if any) is kept, otherwise `test` is carved from `train` as above;
+- a Hub id such as `stanfordnlp/imdb`, handled like a folder.
+
+Texts are never copied into Python lists: the splits are index views on the Arrow cache
+`datasets` keeps, and only the label column and a per-row "blank text" flag are held as
+numpy arrays (a few bytes per row), so a million-row file costs megabytes here.
+
+Label names come from a `ClassLabel` feature, else from the sorted distinct values of the
+training labels (numbers sorted as numbers). `label_names` renames them for display: a list
+gives every name in class order, a mapping renames the classes it names and leaves the rest.
+Every problem with the data raises ConfigError with one line naming the field and the rows.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Mapping, Optional, Sequence, Union
+
+import numpy as np
+
+from data.text_encoding import ConfigError
+
+# File extension -> the `datasets` builder that reads it.
+BUILDERS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+EmptyTexts = Literal["refuse", "drop"]
+LabelNames = Optional[Union[list[str], dict[str, str]]]
+ROWS_NAMED = 10  # rows quoted in an error message; the count is always complete
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    dataset: str
+    text_column: str = "text"
+    label_column: str = "label"
+    label_names: LabelNames = None
+    test_fraction: float = 0.2
+    val_fraction: float = 0.1
+    empty_texts: EmptyTexts = "refuse"
+    max_samples: Optional[int] = None
+    seed: int = 42
+
+
+@dataclass(frozen=True)
+class LabelledSplit:
+    texts: "datasets.Dataset"  # noqa: F821 - one column, "text"
+    labels: np.ndarray  # int64 class ids, one per row of `texts`
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+@dataclass(frozen=True)
+class LabelledSplits:
+    train: LabelledSplit
+    val: LabelledSplit
+    test: LabelledSplit
+    label_names: list[str]
+
+    def items(self):
+        return (("train", self.train), ("val", self.val), ("test", self.test))
+
+
+# -- the dataset argument, checked without reading anything ---------------------------------------
+
+
+def looks_local(name: str) -> bool:
+    """A Hub id is "name" or "owner/name"; anything on disk, or shaped like a path or a file name, is local."""
+    if os.path.exists(os.path.expanduser(name)) or name.startswith((".", "/", "~")) or name.count("/") > 1:
+        return True
+    return "/" not in name and bool(Path(name).suffix)  # "reviews.csv", not "imdb"
+
+
+def check_dataset_argument(dataset: str) -> str:
+    """The dataset argument, `~` expanded; ConfigError for a missing path or an unreadable extension."""
+    if not looks_local(dataset):
+        return dataset
+    path = Path(os.path.expanduser(dataset))
+    if not path.exists():
+        raise ConfigError(f"data.dataset: no such file or folder: {dataset!r}")
+    if path.is_file() and path.suffix.lower() not in BUILDERS:
+        raise ConfigError(
+            f"data.dataset: cannot read {path.suffix or 'extension-less'!s} files ({dataset!r}); "
+            f"use one of {sorted(BUILDERS)} or a folder of them"
+        )
+    return str(path)
+
+
+# -- loading ------------------------------------------------------------------------------------
+
+
+def load_labelled_splits(spec: SourceSpec) -> LabelledSplits:
+    """Load, check, label and split; every data problem is a ConfigError naming the field and rows."""
+    check_fractions(spec.test_fraction, spec.val_fraction)
+    dataset = check_dataset_argument(spec.dataset)
+    loaded = _load(dataset)
+    if "train" not in loaded:
+        raise ConfigError(f"data.dataset {spec.dataset!r} has no 'train' split; it has {sorted(loaded)}")
+    given = {"train": loaded["train"]}
+    if "test" in loaded:
+        given["test"] = loaded["test"]
+        if "validation" in loaded:
+            given["val"] = loaded["validation"]
+    where = {name: _describe(spec.dataset, name, len(given) == 1) for name in given}
+    columns = {name: _checked_columns(split, spec, where[name]) for name, split in given.items()}
+    label_info = _label_values(given["train"], spec.label_column, where["train"])
+    rng = np.random.default_rng(spec.seed)
+
+    keep = {}  # split name -> (row indices into the loaded split, label values at those rows)
+    for name, split in given.items():
+        rows = np.arange(len(split))
+        rows = _without_blank_texts(split, columns[name][0], rows, spec, where[name])
+        if not len(rows):
+            raise ConfigError(f"data.dataset: {where[name]} has no rows with text")
+        values = _label_column(split, spec.label_column, where[name], label_info)
+        if spec.max_samples and len(rows) > spec.max_samples:
+            rows = np.sort(rng.choice(rows, spec.max_samples, replace=False))
+        keep[name] = (rows, values)
+
+    names, values_of_class = _class_names(keep["train"][1][keep["train"][0]], label_info)
+    labels = {name: _class_ids(values[rows], values_of_class) for name, (rows, values) in keep.items()}
+    rows = {name: r for name, (r, _) in keep.items()}
+    trained = np.unique(labels["train"])
+    if len(trained) < 2:
+        present = names[int(trained[0])] if len(trained) else None
+        raise ConfigError(
+            f"data.label_column {spec.label_column!r} of {where['train']} holds a single class ({present!r}): "
+            "a classifier needs at least two"
+        )
+    for name in given.keys() - {"train"}:
+        _check_seen(labels[name], rows[name], keep[name][1], trained, names, where[name], spec.label_column)
+
+    if "test" not in given:
+        rows["train"], rows["test"], labels["train"], labels["test"] = _stratified_split(
+            rows["train"], labels["train"], spec.test_fraction, rng, "data.test_fraction"
+        )
+    if "val" not in given:
+        rows["train"], rows["val"], labels["train"], labels["val"] = _stratified_split(
+            rows["train"], labels["train"], spec.val_fraction, rng, "data.val_fraction"
+        )
+    sources = {name: given["train" if name not in given else name] for name in ("train", "val", "test")}
+    parts = {
+        name: LabelledSplit(_text_view(sources[name], columns.get(name, columns["train"])[0], rows[name]), labels[name])
+        for name in ("train", "val", "test")
+    }
+    return LabelledSplits(**parts, label_names=display_names(names, spec.label_names))
+
+
+def check_fractions(test_fraction: float, val_fraction: float) -> None:
+    for field, value in (("data.test_fraction", test_fraction), ("data.val_fraction", val_fraction)):
+        if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
+            raise ConfigError(f"{field} must be in (0, 1), got {value!r}")
+
+
+def display_names(names: Sequence[str], label_names: LabelNames) -> list[str]:
+    """Apply --data.label_names: a list names every class in order, a mapping renames some."""
+    if label_names is None:
+        shown = list(names)
+    elif isinstance(label_names, Mapping):
+        shown = [str(label_names.get(name, name)) for name in names]
+    else:
+        if len(label_names) != len(names):
+            raise ConfigError(
+                f"data.label_names lists {len(label_names)} names but the data has {len(names)} classes {list(names)}"
+            )
+        shown = [str(name) for name in label_names]
+    if len(set(shown)) != len(shown) or not all(name.strip() for name in shown):
+        raise ConfigError(f"data.label_names must give distinct, non-empty names; got {shown}")
+    return shown
+
+
+def _load(dataset: str) -> dict:
+    import datasets  # heavy; only loading needs it
+
+    datasets.disable_progress_bars()
+    path = Path(dataset)
+    try:
+        if path.is_file():
+            loaded = datasets.load_dataset(BUILDERS[path.suffix.lower()], data_files={"train": str(path)})
+        else:
+            loaded = datasets.load_dataset(dataset)
+    except ConfigError:
+        raise
+    except Exception as error:  # parsers and the Hub raise many types; the message is what matters
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"data.dataset: cannot read {dataset!r}: {first_line}") from None
+    return dict(loaded)
+
+
+def _describe(dataset: str, split: str, single: bool) -> str:
+    return repr(dataset) if single else f"split {split!r} of {dataset!r}"
+
+
+def _checked_columns(split, spec: SourceSpec, where: str) -> tuple[str, str]:
+    have = list(split.column_names)
+    for field, column in (("data.text_column", spec.text_column), ("data.label_column", spec.label_column)):
+        if column not in have:
+            raise ConfigError(f"{field} {column!r} is not a column of {where}; its columns are {have}")
+    text_type = str(split.features[spec.text_column])
+    if "string" not in text_type:
+        raise ConfigError(f"data.text_column {spec.text_column!r} of {where} holds {text_type}, not text")
+    return spec.text_column, spec.label_column
+
+
+def _without_blank_texts(split, column: str, rows: np.ndarray, spec: SourceSpec, where: str) -> np.ndarray:
+    blank = _blank_rows(split, column)
+    if not len(blank):
+        return rows
+    if spec.empty_texts == "drop":
+        print(f"data: dropped {len(blank)} row(s) of {where} with an empty or null {column!r}", flush=True)
+        return np.setdiff1d(rows, blank, assume_unique=True)
+    raise ConfigError(
+        f"data.dataset: {len(blank)} row(s) of {where} have an empty or null {column!r} "
+        f"({_rows(blank)}); fix them, or pass --data.empty_texts drop to leave them out"
+    )
+
+
+def _blank_rows(split, column: str) -> np.ndarray:
+    """Row numbers whose text is null or only whitespace, one Arrow chunk at a time (no row copies)."""
+    import pyarrow.compute as pc
+
+    found, offset = [], 0
+    for chunk in split.data.column(column).chunks:
+        has_text = pc.fill_null(pc.match_substring_regex(chunk, r"\S"), False)
+        found.append(np.flatnonzero(~has_text.to_numpy(zero_copy_only=False)) + offset)
+        offset += len(chunk)
+    return np.concatenate(found) if found else np.zeros(0, dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class _LabelKind:
+    class_names: Optional[list[str]]  # a ClassLabel's names, else None
+    numeric: bool  # integer labels: names sort as numbers
+
+
+def _label_values(split, column: str, where: str) -> _LabelKind:
+    import datasets
+    import pyarrow as pa
+
+    feature = split.features[column]
+    if isinstance(feature, datasets.ClassLabel):
+        return _LabelKind(list(feature.names), numeric=False)
+    arrow_type = split.data.schema.field(column).type
+    if pa.types.is_integer(arrow_type) or pa.types.is_boolean(arrow_type):
+        return _LabelKind(None, numeric=True)
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return _LabelKind(None, numeric=False)
+    raise ConfigError(f"data.label_column {column!r} of {where} holds {arrow_type}; labels must be integers or strings")
+
+
+def _label_column(split, column: str, where: str, kind: _LabelKind) -> np.ndarray:
+    """The label of every row as numpy (ints, or an object array of strings: labels are short)."""
+    values = split.data.column(column)
+    if values.null_count:
+        import pyarrow.compute as pc
+
+        missing = np.flatnonzero(pc.is_null(values).to_numpy(zero_copy_only=False))
+        raise ConfigError(f"data.label_column {column!r}: {len(missing)} row(s) of {where} have no label ({_rows(missing)})")
+    array = values.to_numpy()
+    if kind.class_names is None and not kind.numeric:
+        return array.astype(object)
+    return array.astype(np.int64)
+
+
+def _class_names(train_values: np.ndarray, kind: _LabelKind) -> tuple[list[str], np.ndarray]:
+    """(class names, the sorted label value of each class)."""
+    if kind.class_names is not None:
+        return kind.class_names, np.arange(len(kind.class_names))
+    values = np.unique(train_values)  # sorted; numbers as numbers
+    return [str(v) for v in values.tolist()], values
+
+
+def _class_ids(split_values: np.ndarray, values_of_class: np.ndarray) -> np.ndarray:
+    """Class id per row; -1 for a value that is no class."""
+    position = np.clip(np.searchsorted(values_of_class, split_values), 0, len(values_of_class) - 1)
+    found = values_of_class[position] == split_values
+    return np.where(found, position, -1).astype(np.int64)
+
+
+def _check_seen(ids, rows, values, trained, names, where: str, column: str) -> None:
+    """A label the training split never has cannot be learnt, and evaluating on it would mislead."""
+    unseen = ~np.isin(ids, trained)
+    if not unseen.any():
+        return
+    strange = sorted({str(v) for v in values[rows[unseen]].tolist()})
+    raise ConfigError(
+        f"data.label_column {column!r}: {where} has label(s) {strange[:ROWS_NAMED]} in {int(unseen.sum())} row(s) "
+        f"({_rows(rows[unseen])}) that the training split never has; training has "
+        f"{[names[i] for i in trained.tolist()]}"
+    )
+
+
+def _stratified_split(rows: np.ndarray, labels: np.ndarray, fraction: float, rng, field: str):
+    """Hold out `fraction` of each class, at least one row of each class staying behind; seeded.
+    `rows` is sorted, so both parts come back sorted (Arrow reads them in file order)."""
+    keep, held = [], []
+    for label in np.unique(labels):
+        positions = np.flatnonzero(labels == label)
+        positions = positions[rng.permutation(len(positions))]
+        n_held = min(int(round(len(positions) * fraction)), len(positions) - 1)
+        held.append(positions[:n_held])
+        keep.append(positions[n_held:])
+    keep, held = np.sort(np.concatenate(keep)), np.sort(np.concatenate(held))
+    if not len(held):
+        raise ConfigError(f"{field}={fraction} of {len(rows)} rows leaves that split empty: add rows or raise it")
+    return rows[keep], rows[held], labels[keep], labels[held]
+
+
+def _text_view(split, column: str, rows: np.ndarray):
+    """The chosen rows' text as a one-column dataset: an index view, no copy."""
+    texts = split.select_columns([column])
+    if column != "text":
+        texts = texts.rename_column(column, "text")
+    if len(rows) == len(texts) and (not len(rows) or rows[-1] == len(rows) - 1):
+        return texts  # every row, in order
+    return texts.select(rows)
+
+
+def _rows(rows: np.ndarray) -> str:
+    shown = ", ".join(str(int(r)) for r in rows[:ROWS_NAMED])
+    more = f" and {len(rows) - ROWS_NAMED} more" if len(rows) > ROWS_NAMED else ""
+    return f"rows {shown}{more}; 0-based, header not counted"
