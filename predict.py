@@ -1,0 +1,252 @@
+"""Score a whole file of reviews with an export: every input column kept, plus label and score.
+
+    python predict.py --input reviews.csv --output scored.csv
+    python predict.py --export runs/imdb/version_0/export --input reviews.parquet --output scored.jsonl --text-column review
+    python predict.py --input reviews.txt --output scored.jsonl          # plain text: one review per line
+
+Input: .csv, .jsonl/.json, .parquet (read by `datasets`' own loaders, streamed) or .txt (its
+column is `text`). Output: .csv or .jsonl, by extension, rows in input order. Added columns are
+the answers the server gives (serving/answers.py): `label` and `score` (P(second label) for two
+classes, else P(label)), and for more than two classes `scores` ({name: probability}; a JSON
+string in a CSV cell). `--prefix pred_` names them pred_label, ... when the input has such columns.
+
+Rows are read, scored and written --chunk-rows at a time, so memory stays flat however long the
+file. The output is written beside its final name and renamed at the end: a failed run leaves
+nothing. Bad input is one line `predict.py: error: ...` and exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import os
+import sys
+from pathlib import Path
+from typing import Iterator
+
+import torch
+
+from data.text_encoding import ConfigError, TextEncoder, pad_batch
+from model.export import load_export
+from model.network import SentimentNet
+from serving.answers import answers
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_EXPORT = ROOT / "model_store" / "artifacts"
+READERS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet", ".txt": "text"}
+WRITTEN = (".csv", ".jsonl")
+ROWS_NAMED = 10
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    partial = None
+    try:
+        check_paths(args)
+        try:
+            net, encoder, config = load_export(args.export)
+        except ValueError as error:
+            raise ConfigError(f"--export: {error}") from None
+        partial = args.output.with_name(f".{args.output.name}.{os.getpid()}.partial")
+        summary = predict_file(args, net, encoder, config["labels"], partial)
+        os.replace(partial, args.output)
+        partial = None
+        print(f"predict.py: {summary}; written to {args.output}", file=sys.stderr)
+        return 0
+    except ConfigError as error:
+        print(f"predict.py: error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="predict.py", description=__doc__.splitlines()[0])
+    parser.add_argument("--export", type=Path, default=DEFAULT_EXPORT, help="export folder (default model_store/artifacts)")
+    parser.add_argument("--input", type=Path, required=True, help=".csv, .jsonl/.json, .parquet or .txt")
+    parser.add_argument("--output", type=Path, required=True, help=".csv or .jsonl")
+    parser.add_argument("--text-column", default="text", help="the column holding the review text (default text)")
+    parser.add_argument("--prefix", default="", help="prefix of the added columns, e.g. pred_")
+    parser.add_argument(
+        "--empty-texts", choices=("refuse", "skip"), default="refuse",
+        help="rows with an empty or null text: refuse (stop, naming them) or skip (written without a prediction)",
+    )
+    parser.add_argument("--chunk-rows", type=int, default=4096, help="rows read, scored and written at a time")
+    parser.add_argument("--batch-size", type=int, default=64, help="reviews per forward pass")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    args = parser.parse_args(argv)
+    if args.chunk_rows <= 0 or args.batch_size <= 0:
+        parser.error("--chunk-rows and --batch-size must be positive")
+    return args
+
+
+def check_paths(args: argparse.Namespace) -> None:
+    if not args.input.is_file():
+        raise ConfigError(f"--input: no such file: {str(args.input)!r}")
+    if args.input.suffix.lower() not in READERS:
+        raise ConfigError(f"--input: cannot read {args.input.suffix or 'extension-less'} files; use one of {sorted(READERS)}")
+    if args.output.suffix.lower() not in WRITTEN:
+        raise ConfigError(f"--output: writes {list(WRITTEN)} files, by extension; got {str(args.output)!r}")
+    if args.output.resolve() == args.input.resolve():
+        raise ConfigError("--output must not be the input file")
+    if not args.output.parent.is_dir():
+        raise ConfigError(f"--output: no such folder: {str(args.output.parent)!r}")
+    if not args.export.is_dir():
+        raise ConfigError(f"--export: no such folder: {str(args.export)!r}")
+
+
+# -- reading ------------------------------------------------------------------------------------
+
+
+def read_chunks(path: Path, chunk_rows: int) -> Iterator[dict[str, list]]:
+    """Column -> values, chunk_rows rows at a time, through datasets' streaming loaders."""
+    import datasets
+
+    datasets.disable_progress_bars()
+    stream = datasets.load_dataset(READERS[path.suffix.lower()], data_files=str(path), split="train", streaming=True)
+    try:
+        yield from stream.iter(batch_size=chunk_rows)
+    except Exception as error:  # parsers raise many types; the first line says what and where
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ConfigError(f"--input: cannot read {str(path)!r}: {message}") from None
+
+
+def total_rows(path: Path) -> int | None:
+    """Rows in the file when that is cheap to know (Parquet's footer), for the progress bar."""
+    if path.suffix.lower() != ".parquet":
+        return None
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def blank(text) -> bool:
+    return not isinstance(text, str) or not text.strip()
+
+
+# -- scoring ------------------------------------------------------------------------------------
+
+
+@torch.inference_mode()
+def class_probabilities(net: SentimentNet, encoder: TextEncoder, texts: list[str], batch_size: int) -> torch.Tensor:
+    """(len(texts), classes) probabilities; texts of similar length share a forward pass."""
+    ids = encoder.encode_ids(texts)
+    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
+    result = torch.empty(len(ids), net.config.num_classes)
+    for start in range(0, len(order), batch_size):
+        chosen = order[start : start + batch_size]
+        input_ids, lengths = pad_batch([ids[i] for i in chosen])
+        result[chosen] = net.class_probabilities(net(input_ids, lengths))
+    return result
+
+
+# -- writing ------------------------------------------------------------------------------------
+
+
+class Output:
+    """CSV or JSON Lines, by extension; None and NaN are written as empty / null."""
+
+    def __init__(self, path: Path, final_suffix: str) -> None:
+        self.file = open(path, "w", encoding="utf-8", newline="")
+        self.csv = csv.writer(self.file) if final_suffix == ".csv" else None
+        self.columns: list[str] | None = None
+
+    def write(self, columns: list[str], rows: Iterator[list]) -> None:
+        if self.csv is not None:
+            if self.columns is None:
+                self.csv.writerow(columns)
+            self.csv.writerows([_csv_cell(v) for v in row] for row in rows)
+        else:
+            for row in rows:
+                self.file.write(json.dumps(dict(zip(columns, map(_json_value, row))), ensure_ascii=False, default=str) + "\n")
+        self.columns = columns
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def _csv_cell(value):
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+def _json_value(value):
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+# -- the whole file -----------------------------------------------------------------------------
+
+
+def predict_file(args: argparse.Namespace, net: SentimentNet, encoder: TextEncoder, labels: list[str], partial: Path) -> str:
+    from tqdm import tqdm
+
+    added = [f"{args.prefix}{name}" for name in (["label", "score"] if len(labels) == 2 else ["label", "score", "scores"])]
+    output = Output(partial, args.output.suffix.lower())
+    progress = tqdm(total=total_rows(args.input), unit=" rows", disable=True if args.no_progress else None, file=sys.stderr)
+    rows_done, skipped, blanks = 0, [], []
+    try:
+        for chunk in read_chunks(args.input, args.chunk_rows):
+            columns = list(chunk)
+            if rows_done == 0:
+                _check_columns(columns, args.text_column, added, args.input)
+            texts = chunk[args.text_column]
+            empty = [i for i, text in enumerate(texts) if blank(text)]
+            if empty and args.empty_texts == "refuse":
+                blanks += [rows_done + i for i in empty]  # keep reading, to name them all
+            if not blanks:
+                good = sorted(set(range(len(texts))) - set(empty))
+                probabilities = class_probabilities(net, encoder, [texts[i] for i in good], args.batch_size)
+                predicted = [None] * len(texts)
+                for i, answer in zip(good, answers(probabilities, labels)):
+                    predicted[i] = answer
+                skipped += [rows_done + i for i in empty]
+                output.write(columns + added, (
+                    [chunk[c][i] for c in columns] + _answer_cells(predicted[i], len(added)) for i in range(len(texts))
+                ))
+            rows_done += len(texts)
+            progress.update(len(texts))
+    finally:
+        progress.close()
+        output.close()
+    if rows_done == 0:
+        raise ConfigError(f"--input: {str(args.input)!r} has no rows")
+    if blanks:
+        raise ConfigError(
+            f"--input: {len(blanks)} row(s) have an empty or null {args.text_column!r} ({_rows(blanks)}); "
+            "fix them, or pass --empty-texts skip to write them without a prediction"
+        )
+    if skipped:
+        return f"{rows_done - len(skipped):,} of {rows_done:,} rows scored; {len(skipped)} with an empty text left unscored ({_rows(skipped)})"
+    return f"{rows_done:,} rows scored"
+
+
+def _check_columns(columns: list[str], text_column: str, added: list[str], path: Path) -> None:
+    if text_column not in columns:
+        raise ConfigError(f"--text-column {text_column!r} is not a column of {str(path)!r}; its columns are {columns}")
+    clash = [name for name in added if name in columns]
+    if clash:
+        raise ConfigError(
+            f"the input already has column(s) {clash}; pass --prefix (e.g. --prefix pred_) to name the added columns apart"
+        )
+
+
+def _answer_cells(answer: dict | None, width: int) -> list:
+    if answer is None:
+        return [None] * width
+    return [answer.get(key) for key in ("label", "score", "scores")][:width]
+
+
+def _rows(rows: list[int]) -> str:
+    shown = ", ".join(str(r) for r in rows[:ROWS_NAMED])
+    more = f" and {len(rows) - ROWS_NAMED} more" if len(rows) > ROWS_NAMED else ""
+    return f"rows {shown}{more}; 0-based, header not counted"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
