@@ -75,6 +75,7 @@ BAD_CASES = (
 def bad_source(tmp_path: Path, case: str) -> dict:
     """Write one kind of bad data under tmp_path; returns the data arguments that read it."""
     rows = cue_rows(40, CLASSES_2)
+    tmp_path.mkdir(parents=True, exist_ok=True)
     if case == "missing file":
         return {"dataset": str(tmp_path / "nowhere.csv")}
     if case == "unknown extension":
