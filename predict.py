@@ -4,8 +4,8 @@
     python predict.py --export runs/imdb/version_0/export --input reviews.parquet --output scored.jsonl --text-column review
     python predict.py --input reviews.txt --output scored.jsonl          # plain text: one review per line
 
-Input: .csv, .jsonl/.json, .parquet (read by `datasets`' own loaders, streamed) or .txt (its
-column is `text`). Output: .csv or .jsonl, by extension, rows in input order. Added columns are
+Input: .csv (pandas' parser, as `datasets`' CSV loader that train.py uses), .jsonl/.json (JSON
+Lines), .parquet, or .txt (one review per line; its column is `text`). Output: .csv or .jsonl, by extension, rows in input order. Added columns are
 the answers the server gives (serving/answers.py): `label` and `score` (P(second label) for two
 classes, else P(label)), and for more than two classes `scores` ({name: probability}; a JSON
 string in a CSV cell). `--prefix pred_` names them pred_label, ... when the input has such columns.
@@ -35,7 +35,7 @@ from serving.answers import answers
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_EXPORT = ROOT / "model_store" / "artifacts"
-READERS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet", ".txt": "text"}
+READ = (".csv", ".jsonl", ".json", ".parquet", ".txt")
 WRITTEN = (".csv", ".jsonl")
 ROWS_NAMED = 10
 
@@ -86,8 +86,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def check_paths(args: argparse.Namespace) -> None:
     if not args.input.is_file():
         raise ConfigError(f"--input: no such file: {str(args.input)!r}")
-    if args.input.suffix.lower() not in READERS:
-        raise ConfigError(f"--input: cannot read {args.input.suffix or 'extension-less'} files; use one of {sorted(READERS)}")
+    if args.input.suffix.lower() not in READ:
+        raise ConfigError(f"--input: cannot read {args.input.suffix or 'extension-less'} files; use one of {sorted(READ)}")
     if args.output.suffix.lower() not in WRITTEN:
         raise ConfigError(f"--output: writes {list(WRITTEN)} files, by extension; got {str(args.output)!r}")
     if args.output.resolve() == args.input.resolve():
@@ -102,16 +102,44 @@ def check_paths(args: argparse.Namespace) -> None:
 
 
 def read_chunks(path: Path, chunk_rows: int) -> Iterator[dict[str, list]]:
-    """Column -> values, chunk_rows rows at a time, through datasets' streaming loaders."""
-    import datasets
-
-    datasets.disable_progress_bars()
-    stream = datasets.load_dataset(READERS[path.suffix.lower()], data_files=str(path), split="train", streaming=True)
+    """Column -> values, at most chunk_rows rows at a time; the file is closed however the caller stops."""
     try:
-        yield from stream.iter(batch_size=chunk_rows)
-    except Exception as error:  # parsers raise many types; the first line says what and where
+        for batch in _record_batches(path, chunk_rows):
+            for start in range(0, batch.num_rows, chunk_rows):
+                yield batch.slice(start, chunk_rows).to_pydict()
+    except (OSError, ValueError, UnicodeDecodeError) as error:  # pandas and pyarrow parser errors are ValueErrors
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ConfigError(f"--input: cannot read {str(path)!r}: {message}") from None
+
+
+def _record_batches(path: Path, chunk_rows: int) -> Iterator:
+    import pyarrow as pa
+
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        import pandas as pd
+
+        # pandas' parser, as datasets' CSV loader that train.py reads files with; Arrow turns NaN into null.
+        with pd.read_csv(path, chunksize=chunk_rows) as frames:
+            for frame in frames:
+                yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as parquet:
+            yield from parquet.iter_batches(batch_size=chunk_rows)
+    elif suffix in (".jsonl", ".json"):
+        import pyarrow.json as pa_json
+
+        reader = pa_json.open_json(path)  # one JSON object per line, read a block at a time
+        try:
+            yield from reader
+        finally:
+            reader.close()
+    else:  # plain text: one review per line, line endings removed
+        with open(path, encoding="utf-8") as lines:
+            while chunk := [line.rstrip("\r\n") for _, line in zip(range(chunk_rows), lines)]:
+                yield pa.RecordBatch.from_pydict({"text": chunk})
 
 
 def total_rows(path: Path) -> int | None:
@@ -190,8 +218,9 @@ def predict_file(args: argparse.Namespace, net: SentimentNet, encoder: TextEncod
     output = Output(partial, args.output.suffix.lower())
     progress = tqdm(total=total_rows(args.input), unit=" rows", disable=True if args.no_progress else None, file=sys.stderr)
     rows_done, skipped, blanks = 0, [], []
+    chunks = read_chunks(args.input, args.chunk_rows)
     try:
-        for chunk in read_chunks(args.input, args.chunk_rows):
+        for chunk in chunks:
             columns = list(chunk)
             if rows_done == 0:
                 _check_columns(columns, args.text_column, added, args.input)
@@ -212,6 +241,7 @@ def predict_file(args: argparse.Namespace, net: SentimentNet, encoder: TextEncod
             rows_done += len(texts)
             progress.update(len(texts))
     finally:
+        chunks.close()  # an early stop closes the input file too
         progress.close()
         output.close()
     if rows_done == 0:

@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 
 import lightning as L
+import psutil
+
+from benchmarks.report import add_out_argument, emit
+from scripts.make_review_file import write_review_file
 
 ROOT = Path(__file__).resolve().parents[1]
 NETWORKS = {
@@ -60,8 +64,6 @@ class StepTimer(L.Callback):
         self.steps += 1
 
     def on_train_end(self, trainer, pl_module) -> None:
-        import psutil
-
         elapsed = time.perf_counter() - self.timed_from if self.timed_from else float("nan")
         Path(self.out).write_text(json.dumps({
             "seconds_to_first_step": round(self.started - psutil.Process().create_time(), 1),
@@ -148,7 +150,7 @@ def measure(file: Path, work: Path, train_steps: int, network: str, rows: int) -
     ], env, work / "predict.log")
     predict["rows_per_s"] = round(rows / predict["seconds"], 1)
     return {"file": str(file), "rows": rows, "file_mib": round(file.stat().st_size / 2**20, 1), "network": network,
-            "train_steps": train_steps, "cpus": os.cpu_count(), "train": train, "predict": predict}
+            "train_steps": train_steps, "train": train, "predict": predict}
 
 
 def main() -> None:
@@ -159,18 +161,18 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path("/tmp/own-data-scale"), help="caches, runs and outputs")
     parser.add_argument("--train-steps", type=int, default=50)
     parser.add_argument("--network", choices=sorted(NETWORKS), default="small")
+    add_out_argument(parser)
     args = parser.parse_args()
+    load_at_start = round(psutil.getloadavg()[0], 2)  # emit() adds the load at the end
     if args.rows:
-        sys.path.insert(0, str(ROOT))
-        from scripts.make_review_file import write_review_file
-
         file = args.work / f"reviews-{args.rows}.csv"
         if not file.exists():
             write_review_file(file, args.rows)
         rows = args.rows
     else:
         file, rows = args.file.resolve(), count_rows(args.file)
-    print(json.dumps(measure(file, args.work, args.train_steps, args.network, rows), indent=2))
+    report = measure(file, args.work, args.train_steps, args.network, rows)
+    emit({**report, "load_average_1m_at_start": load_at_start}, args.out)
 
 
 if __name__ == "__main__":

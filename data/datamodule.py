@@ -26,8 +26,25 @@ import torch
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from data.sampling import BucketBatchSampler
-from data.sources import EmptyTexts, LabelNames, LabelledSplit, LabelledSplits, SourceSpec, check_dataset_argument, check_fractions, load_labelled_splits
-from data.text_encoding import ConfigError, Truncation, TextEncoder, check_encoding_args, load_tokenizer, pad_batch, train_tokenizer
+from data.sources import (
+    EmptyTexts,
+    LabelledSplit,
+    LabelledSplits,
+    LabelNames,
+    SourceSpec,
+    check_dataset_argument,
+    check_fractions,
+    load_labelled_splits,
+)
+from data.text_encoding import (
+    ConfigError,
+    TextEncoder,
+    Truncation,
+    check_encoding_args,
+    load_tokenizer,
+    pad_batch,
+    train_tokenizer,
+)
 
 ENCODE_BATCH_ROWS = 1000  # rows per tokenizer call and per Arrow record batch while encoding
 

@@ -16,7 +16,7 @@ import json
 import random
 from pathlib import Path
 
-from conftest import FILLER, NEGATIVE, POSITIVE
+from tests.conftest import FILLER, NEGATIVE, POSITIVE
 
 NEUTRAL = ["average", "okay", "mediocre", "middling", "fine", "passable", "ordinary", "decent"]
 CUES = {"negative": NEGATIVE, "neutral": NEUTRAL, "positive": POSITIVE}

@@ -14,12 +14,12 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ROOT, SHARED_IMDB, tiny_fit_args
 from model.export import load_export
-from own_data_files import CLASSES_3, cue_rows, write_jsonl
 from scripts.build_archive import build
 from scripts.make_review_file import write_review_file
-from tests.torchserve_server import running_torchserve
+from serving.torchserve import running_torchserve
+from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
+from tests.own_data_files import CLASSES_3, cue_rows, write_jsonl
 from train import cli_main
 
 pytestmark = pytest.mark.slow
@@ -41,7 +41,7 @@ def test_readme_command_trains_on_a_csv_of_imdb_rows(tmp_path):
     (run,) = (tmp_path / "runs" / "imdb").glob("version_*")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["test/acc"] > 0.6  # one epoch on 3,600 reviews: better than chance, not yet good
-    net, encoder, config = load_export(run / "export")
+    net, _, config = load_export(run / "export")
     assert config["labels"] == ["negative", "positive"] and net.head.out_features == 1
 
     from tests.test_own_data_training import serve
@@ -61,7 +61,7 @@ def three_class_server(tmp_path_factory):
 
 
 def test_real_server_answers_three_named_classes(three_class_server):
-    server, export = three_class_server
+    server, _ = three_class_server
     texts = {"positive": "a brilliant and superb film", "neutral": "an average, okay film", "negative": "a dull awful waste"}
     response = requests.post(f"{server.inference_url}/predictions/sentiment", json={"texts": list(texts.values())},
                              headers=server.headers(), timeout=60)
@@ -88,5 +88,6 @@ def test_a_million_rows_train_and_predict_within_memory_bounds(tmp_path):
     assert report["rows"] == 1_000_000
     assert report["train"]["peak_rss_mib"] <= TRAIN_RSS_LIMIT_MIB, report["train"]
     assert report["predict"]["peak_rss_mib"] <= PREDICT_RSS_LIMIT_MIB, report["predict"]
-    scored_rows = sum(1 for _ in open(tmp_path / "scored.csv", encoding="utf-8")) - 1
+    with open(tmp_path / "scored.csv", encoding="utf-8") as scored:
+        scored_rows = sum(1 for _ in scored) - 1
     assert scored_rows == 1_000_000  # IMDB reviews hold no line breaks, so lines are rows

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from conftest import tiny_fit_args
 from handler import SentimentHandler
 from model.export import load_export
-from own_data_files import BAD_CASES, CLASSES_2, CLASSES_3, bad_source, cue_rows, write_csv, write_jsonl
 from predict import main as predict_main
-from tests.handler_context import FakeContext
+from serving.local_context import LocalContext
+from tests.conftest import tiny_fit_args
+from tests.own_data_files import BAD_CASES, CLASSES_2, CLASSES_3, bad_source, cue_rows, write_csv, write_jsonl
 from train import cli_main
 
 CUE_TEXTS = {
@@ -43,7 +43,7 @@ def three_class_run(tmp_path_factory) -> Path:
 
 def serve(model_dir: Path, bodies: list, explain: bool = False) -> list:
     headers = [{"body": {"content-type": "application/json"}, **({"explain": "True"} if explain else {})} for _ in bodies]
-    context = FakeContext(model_dir, headers)
+    context = LocalContext(model_dir, headers)
     handler = SentimentHandler()
     handler.initialize(context)
     return handler.handle([{"body": body} for body in bodies], context)

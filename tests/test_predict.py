@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
 from handler import SentimentHandler
-from own_data_files import CLASSES_3, cue_rows, make_random_export, write_csv, write_jsonl, write_parquet
 from predict import main as predict_main
-from tests.handler_context import FakeContext
+from serving.local_context import LocalContext
+from tests.conftest import ROOT
+from tests.own_data_files import CLASSES_3, cue_rows, make_random_export, write_csv, write_jsonl, write_parquet
 
 NAMES_3 = ["bad", "so-so", "good"]
 
@@ -36,7 +36,7 @@ def three_class_export(tmp_path_factory) -> Path:
 
 
 def handler_answers(export: Path, texts: list[str]) -> list[dict]:
-    context = FakeContext(export, [{"body": {"content-type": "application/json"}}])
+    context = LocalContext(export, [{"body": {"content-type": "application/json"}}])
     handler = SentimentHandler()
     handler.initialize(context)
     answers = []

@@ -10,10 +10,19 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from conftest import write_hub_dataset
 from data.sources import SourceSpec, load_labelled_splits
 from data.text_encoding import ConfigError
-from own_data_files import BAD_CASES, CLASSES_2, CLASSES_3, bad_source, cue_rows, write_csv, write_jsonl, write_parquet
+from tests.conftest import write_hub_dataset
+from tests.own_data_files import (
+    BAD_CASES,
+    CLASSES_2,
+    CLASSES_3,
+    bad_source,
+    cue_rows,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+)
 
 
 def texts(split) -> list[str]:
