@@ -10,7 +10,7 @@ LOAD_REQUESTS ?= 20000
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast train bench-train clean archive serve stop bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
+.PHONY: help install test test-fast train bench-train bench-own-data clean archive serve stop bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -35,6 +35,10 @@ train: install ## the default recipe on the full data (docs/training.md)
 
 bench-train: install ## training throughput: padded vs packed batches (JSON)
 	$(PY) benchmarks/train_throughput.py --dataset $(DATASET) --out docs/figures/train_throughput.json
+
+SCALE_ROWS ?= 1000000
+bench-own-data: install ## 1,000,000 IMDB rows (SCALE_ROWS) in one CSV: peak memory and rows/s of train.py and predict.py (JSON)
+	$(PY) benchmarks/own_data_scale.py --rows $(SCALE_ROWS) --work /tmp/own-data-scale --out docs/figures/own_data_scale.json
 
 clean: ## remove runs, logs and test caches
 	rm -rf runs lightning_logs .pytest_cache

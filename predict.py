@@ -76,10 +76,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--chunk-rows", type=int, default=4096, help="rows read, scored and written at a time")
     parser.add_argument("--batch-size", type=int, default=64, help="reviews per forward pass")
+    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.chunk_rows <= 0 or args.batch_size <= 0:
-        parser.error("--chunk-rows and --batch-size must be positive")
+    if args.chunk_rows <= 0 or args.batch_size <= 0 or (args.threads is not None and args.threads <= 0):
+        parser.error("--chunk-rows, --batch-size and --threads must be positive")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     return args
 
 
