@@ -30,6 +30,7 @@ PREDICT_RSS_LIMIT_MIB = 1536
 
 
 @needs_imdb
+@pytest.mark.timeout(3600)  # one epoch of the default network on 3,600 reviews, on 2 shared cores
 def test_readme_command_trains_on_a_csv_of_imdb_rows(tmp_path):
     """The exact command of the issue, on 5,000 IMDB rows with review / sentiment string columns."""
     write_review_file(tmp_path / "reviews.csv", 5000, SHARED_IMDB)
