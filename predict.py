@@ -10,28 +10,30 @@ the answers the server gives (serving/answers.py): `label` and `score` (P(second
 classes, else P(label)), and for more than two classes `scores` ({name: probability}; a JSON
 string in a CSV cell). `--prefix pred_` names them pred_label, ... when the input has such columns.
 
-Rows are read, scored and written --chunk-rows at a time, so memory stays flat however long the
-file. The output is written beside its final name and renamed at the end: a failed run leaves
-nothing. Bad input is one line `predict.py: error: ...` and exit status 2.
+Scoring goes through the handler's door, serving.runtime.Predictor, with the handler's settings
+(config/model-config.yaml: runtime, threads, sub-batches, threshold), so a file is scored exactly
+as the server would answer each review. Rows are read, scored and written --chunk-rows at a time,
+so memory stays flat however long the file. The output is written beside its final name and
+renamed at the end: a failed run leaves nothing. Bad input is one line `predict.py: error: ...`
+and exit status 2.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import json
 import math
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-import torch
-
-from data.text_encoding import ConfigError, TextEncoder, pad_batch
-from model.export import load_export
-from model.network import SentimentNet
+from data.text_encoding import ConfigError
 from serving.answers import answers
+from serving.runtime import Predictor
+from serving.settings import HandlerSettings, load_model_yaml
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_EXPORT = ROOT / "model_store" / "artifacts"
@@ -45,12 +47,15 @@ def main(argv: list[str] | None = None) -> int:
     partial = None
     try:
         check_paths(args)
+        settings = HandlerSettings.from_model_yaml(load_model_yaml())
+        if args.threads:
+            settings = dataclasses.replace(settings, intra_op_threads=args.threads)
         try:
-            net, encoder, config = load_export(args.export)
+            predictor = Predictor(args.export, settings)
         except ValueError as error:
             raise ConfigError(f"--export: {error}") from None
         partial = args.output.with_name(f".{args.output.name}.{os.getpid()}.partial")
-        summary = predict_file(args, net, encoder, config["labels"], partial)
+        summary = predict_file(args, predictor, partial)
         os.replace(partial, args.output)
         partial = None
         print(f"predict.py: {summary}; written to {args.output}", file=sys.stderr)
@@ -75,14 +80,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="rows with an empty or null text: refuse (stop, naming them) or skip (written without a prediction)",
     )
     parser.add_argument("--chunk-rows", type=int, default=4096, help="rows read, scored and written at a time")
-    parser.add_argument("--batch-size", type=int, default=64, help="reviews per forward pass")
-    parser.add_argument("--threads", type=int, help="torch threads (default: torch's, one per core)")
+    parser.add_argument("--threads", type=int, help="threads per operator (default: the handler's intra_op_threads)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args(argv)
-    if args.chunk_rows <= 0 or args.batch_size <= 0 or (args.threads is not None and args.threads <= 0):
-        parser.error("--chunk-rows, --batch-size and --threads must be positive")
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    if args.chunk_rows <= 0 or (args.threads is not None and args.threads <= 0):
+        parser.error("--chunk-rows and --threads must be positive")
     return args
 
 
@@ -158,22 +160,6 @@ def blank(text) -> bool:
     return not isinstance(text, str) or not text.strip()
 
 
-# -- scoring ------------------------------------------------------------------------------------
-
-
-@torch.inference_mode()
-def class_probabilities(net: SentimentNet, encoder: TextEncoder, texts: list[str], batch_size: int) -> torch.Tensor:
-    """(len(texts), classes) probabilities; texts of similar length share a forward pass."""
-    ids = encoder.encode_ids(texts)
-    order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
-    result = torch.empty(len(ids), net.config.num_classes)
-    for start in range(0, len(order), batch_size):
-        chosen = order[start : start + batch_size]
-        input_ids, lengths = pad_batch([ids[i] for i in chosen])
-        result[chosen] = net.class_probabilities(net(input_ids, lengths))
-    return result
-
-
 # -- writing ------------------------------------------------------------------------------------
 
 
@@ -214,9 +200,10 @@ def _json_value(value):
 # -- the whole file -----------------------------------------------------------------------------
 
 
-def predict_file(args: argparse.Namespace, net: SentimentNet, encoder: TextEncoder, labels: list[str], partial: Path) -> str:
+def predict_file(args: argparse.Namespace, predictor: Predictor, partial: Path) -> str:
     from tqdm import tqdm
 
+    labels = predictor.labels
     added = [f"{args.prefix}{name}" for name in (["label", "score"] if len(labels) == 2 else ["label", "score", "scores"])]
     output = Output(partial, args.output.suffix.lower())
     progress = tqdm(total=total_rows(args.input), unit=" rows", disable=True if args.no_progress else None, file=sys.stderr)
@@ -233,9 +220,9 @@ def predict_file(args: argparse.Namespace, net: SentimentNet, encoder: TextEncod
                 blanks += [rows_done + i for i in empty]  # keep reading, to name them all
             if not blanks:
                 good = sorted(set(range(len(texts))) - set(empty))
-                probabilities = class_probabilities(net, encoder, [texts[i] for i in good], args.batch_size)
+                probabilities = predictor.predict_proba([texts[i] for i in good])
                 predicted = [None] * len(texts)
-                for i, answer in zip(good, answers(probabilities, labels)):
+                for i, answer in zip(good, answers(probabilities, labels, predictor.settings.threshold)):
                     predicted[i] = answer
                 skipped += [rows_done + i for i in empty]
                 output.write(columns + added, (

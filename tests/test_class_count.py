@@ -63,17 +63,6 @@ def test_two_class_probabilities_are_one_minus_p_and_p():
     assert torch.allclose(probabilities.sum(dim=1), torch.ones(3))
 
 
-def test_answers_by_class_count():
-    two = answers(torch.tensor([[0.3, 0.7], [0.6, 0.4]]), ["negative", "positive"])
-    assert two == [{"label": "positive", "score": pytest.approx(0.7)}, {"label": "negative", "score": pytest.approx(0.4)}]
-    assert answers(torch.tensor([[0.4, 0.6]]), ["negative", "positive"], threshold=0.7)[0]["label"] == "negative"
-    (three,) = answers(torch.tensor([[0.2, 0.5, 0.3]]), ["bad", "okay", "good"])
-    assert three["label"] == "okay" and three["score"] == pytest.approx(0.5)
-    assert three["scores"] == pytest.approx({"bad": 0.2, "okay": 0.5, "good": 0.3})
-    with pytest.raises(ValueError, match="expected"):
-        answers(torch.tensor([[0.5, 0.5]]), ["a", "b", "c"])
-
-
 def test_confusion_matrix_names_rows_and_columns():
     table = confusion_markdown(torch.tensor([0, 0, 1, 2, 2, 2]), torch.tensor([0, 1, 1, 2, 2, 0]), ["bad", "okay", "good"])
     lines = table.splitlines()

@@ -54,7 +54,7 @@ def read_output(path: Path) -> list[dict]:
 
 def predict(export: Path, source: Path, output: Path, *extra: str) -> int:
     return predict_main(["--export", str(export), "--input", str(source), "--output", str(output),
-                         "--chunk-rows", "7", "--batch-size", "3", "--no-progress", *extra])
+                         "--chunk-rows", "7", "--no-progress", *extra])
 
 
 def rows_with_ids(n: int, seed: int = 0) -> list[dict]:
