@@ -133,6 +133,12 @@ def load_labelled_splits(spec: SourceSpec) -> LabelledSplits:
     names, values_of_class = _class_names(keep["train"][1][keep["train"][0]], label_info)
     labels = {name: _class_ids(values[rows], values_of_class) for name, (rows, values) in keep.items()}
     rows = {name: r for name, (r, _) in keep.items()}
+    outside = labels["train"] < 0  # only a ClassLabel's -1 ("no label") can be outside its names
+    if outside.any():
+        raise ConfigError(
+            f"data.label_column {spec.label_column!r}: {int(outside.sum())} row(s) of {where['train']} have no class "
+            f"of {names} ({_rows(rows['train'][outside])})"
+        )
     trained = np.unique(labels["train"])
     if len(trained) < 2:
         present = names[int(trained[0])] if len(trained) else None

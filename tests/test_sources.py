@@ -130,3 +130,13 @@ def test_no_python_list_of_texts_is_kept(tmp_path):
     splits = load_labelled_splits(SourceSpec(str(path)))
     for _, split in splits.items():
         assert split.texts.cache_files and isinstance(split.labels, np.ndarray)
+
+
+def test_class_label_rows_without_a_class_are_refused(tmp_path):
+    import datasets
+
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    rows = {"text": [r["text"] for r in cue_rows(20, CLASSES_2)], "label": [0, 1, -1, 1] * 5}
+    datasets.Dataset.from_dict(rows, features=features).to_parquet(str(tmp_path / "r.parquet"))
+    with pytest.raises(ConfigError, match=r"5 row\(s\) of .* have no class of \['neg', 'pos'\] \(rows 2, 6, 10, 14, 18;"):
+        load_labelled_splits(SourceSpec(str(tmp_path / "r.parquet")))
