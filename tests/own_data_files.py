@@ -5,6 +5,7 @@
     write_jsonl(tmp_path / "reviews.jsonl", rows)
     write_parquet(tmp_path / "folder" / "train.parquet", rows)
     export = make_random_export(tmp_path, ["bad", "meh", "good"])   # untrained, for plumbing tests
+    serve(export, [{"texts": ["Great.", "Dull."]}])                # handler.py in-process
 
 Each class has its own cue words among shared filler, so a small network learns them in seconds.
 """
@@ -97,6 +98,18 @@ def bad_source(tmp_path: Path, case: str) -> dict:
         write_csv(tmp_path / "f" / "train.csv", rows)
         return {"dataset": str(write_csv(tmp_path / "f" / "test.csv", cue_rows(9, CLASSES_3)).parent)}
     raise ValueError(f"unknown case {case!r}")
+
+
+def serve(model_dir: Path, bodies: list, explain: bool = False) -> list:
+    """handler.py in-process on one TorchServe batch of JSON bodies; its responses."""
+    from handler import SentimentHandler
+    from serving.local_context import LocalContext
+
+    headers = [{"body": {"content-type": "application/json"}, **({"explain": "True"} if explain else {})} for _ in bodies]
+    context = LocalContext(model_dir, headers)
+    handler = SentimentHandler()
+    handler.initialize(context)
+    return handler.handle([{"body": body} for body in bodies], context)
 
 
 def make_random_export(folder: Path, labels: list[str], seed: int = 0) -> Path:

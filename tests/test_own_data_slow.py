@@ -19,7 +19,7 @@ from scripts.build_archive import build
 from scripts.make_review_file import write_review_file
 from serving.torchserve import running_torchserve
 from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
-from tests.own_data_files import CLASSES_3, cue_rows, write_jsonl
+from tests.own_data_files import CLASSES_3, cue_rows, serve, write_jsonl
 from train import cli_main
 
 pytestmark = pytest.mark.slow
@@ -44,8 +44,6 @@ def test_readme_command_trains_on_a_csv_of_imdb_rows(tmp_path):
     assert metrics["test/acc"] > 0.6  # one epoch on 3,600 reviews: better than chance, not yet good
     net, _, config = load_export(run / "export")
     assert config["labels"] == ["negative", "positive"] and net.head.out_features == 1
-
-    from tests.test_own_data_training import serve
 
     (answers,) = serve(run / "export", [{"texts": ["A wonderful, moving film.", "Dull and far too long."]}])
     assert all(set(a) == {"label", "score"} and a["label"] in ("negative", "positive") for a in answers)

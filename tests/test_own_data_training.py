@@ -15,12 +15,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from handler import SentimentHandler
 from model.export import load_export
 from predict import main as predict_main
-from serving.local_context import LocalContext
 from tests.conftest import tiny_fit_args
-from tests.own_data_files import BAD_CASES, CLASSES_2, CLASSES_3, bad_source, cue_rows, write_csv, write_jsonl
+from tests.own_data_files import BAD_CASES, CLASSES_2, CLASSES_3, bad_source, cue_rows, serve, write_csv, write_jsonl
 from train import cli_main
 
 CUE_TEXTS = {
@@ -39,14 +37,6 @@ def fit(dataset: Path, run_dir: Path, *extra: str) -> Path:
 def three_class_run(tmp_path_factory) -> Path:
     data = write_jsonl(tmp_path_factory.mktemp("three") / "reviews.jsonl", cue_rows(480, CLASSES_3))
     return fit(data, tmp_path_factory.mktemp("three_run"), "--trainer.max_epochs", "4")
-
-
-def serve(model_dir: Path, bodies: list, explain: bool = False) -> list:
-    headers = [{"body": {"content-type": "application/json"}, **({"explain": "True"} if explain else {})} for _ in bodies]
-    context = LocalContext(model_dir, headers)
-    handler = SentimentHandler()
-    handler.initialize(context)
-    return handler.handle([{"body": body} for body in bodies], context)
 
 
 def test_three_classes_train_well_above_chance(three_class_run):
