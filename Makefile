@@ -6,7 +6,7 @@ DATASET ?= ../shared/imdb
 ARTIFACTS ?= model_store/artifacts
 MAR ?= model_store/sentiment.mar
 TOKEN_AUTH ?= on
-LOAD_REQUESTS ?= 20000
+LOAD_REQUESTS ?= 10000
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
@@ -59,7 +59,7 @@ bench-serve: archive ## own servers over batch size x delay, 1/8/32 clients, vs 
 bench-sub-batches: install ## in-process cost per cell and sub-batch rules on real batches (JSON)
 	$(PY) benchmarks/sub_batch_rule.py --artifacts $(ARTIFACTS) --out docs/figures/sub_batch_rule.json
 
-load-test: archive ## 20,000 mixed good and bad requests from 32 clients against an own loopback server (JSON)
+load-test: archive ## 10,000 mixed good and bad requests from 32 clients against an own loopback server (JSON)
 	$(PY) benchmarks/load_test.py --requests $(LOAD_REQUESTS) --mar $(MAR) --out docs/figures/load_test.json
 
 evaluate: install ## accuracy of handler.py on the full IMDB test split, in-process (JSON)
