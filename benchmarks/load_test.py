@@ -4,7 +4,7 @@
     .venv/bin/python benchmarks/load_test.py --requests 500 --out load.json
     .venv/bin/python benchmarks/load_test.py --url http://127.0.0.1:8080 --key-file model_store/key_file.json  # `make serve`'s
 
-Without --url it starts its own TorchServe on free loopback ports with --mar (tests/torchserve_server.py)
+Without --url it starts its own TorchServe on free loopback ports with --mar (serving/torchserve.py)
 and always stops it. Bounded: --requests in all, --max-seconds for the whole run (requests not sent
 by then are counted as "not_sent"), --timeout per request. Only 127.0.0.1 / localhost URLs are accepted.
 
