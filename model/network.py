@@ -37,6 +37,7 @@ class SentimentNetConfig:
     pooling: Pooling = "meanmax"
     pad_id: int = 0
     num_classes: int = 2
+    rnn_dropout: float = 0.0  # locked (one mask per review) between the GRU and the LSTM
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "embedding_dim", "gru_hidden", "lstm_hidden"):
@@ -45,6 +46,8 @@ class SentimentNetConfig:
                 raise ValueError(f"model.{name} must be a positive integer, got {value!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"model.dropout must be in [0, 1), got {self.dropout!r}")
+        if not 0.0 <= self.rnn_dropout < 1.0:
+            raise ValueError(f"model.rnn_dropout must be in [0, 1), got {self.rnn_dropout!r}")
         if self.pooling not in ("last", "meanmax"):
             raise ValueError(f"model.pooling must be 'last' or 'meanmax', got {self.pooling!r}")
         if not 0 <= self.pad_id < self.vocab_size:
@@ -104,6 +107,25 @@ class PaddedBiRNN(nn.Module):
         return torch.cat([out, reverse_padded(backward, lengths)], dim=-1)
 
 
+class LockedDropout(nn.Module):
+    """Dropout with one mask per review, shared by all its time steps (Gal & Ghahramani; AWD-LSTM).
+
+    A fresh mask per step would let the next layer average the noise away over time;
+    a fixed one removes the same features for the whole review.
+    """
+
+    def __init__(self, p: float) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """(batch, time, features) -> same shape; the identity in eval mode or with p = 0."""
+        if not self.training or self.p == 0.0:
+            return x
+        mask = torch.empty(x.size(0), 1, x.size(2), device=x.device, dtype=x.dtype).bernoulli_(1.0 - self.p)
+        return x * mask / (1.0 - self.p)
+
+
 class SentimentNet(nn.Module):
     def __init__(self, config: SentimentNetConfig) -> None:
         super().__init__()
@@ -113,6 +135,7 @@ class SentimentNet(nn.Module):
         self.embedding_dropout = nn.Dropout(config.dropout)
         self.gru = PaddedBiRNN(nn.GRU, config.embedding_dim, config.gru_hidden, config.bidirectional)
         self.lstm = PaddedBiRNN(nn.LSTM, config.gru_hidden * directions, config.lstm_hidden, config.bidirectional)
+        self.rnn_dropout = LockedDropout(config.rnn_dropout)
         pooled = config.lstm_hidden * directions * (2 if config.pooling == "meanmax" else 1)
         self.head_dropout = nn.Dropout(config.dropout)
         self.head = nn.Linear(pooled, config.head_outputs)
@@ -126,7 +149,7 @@ class SentimentNet(nn.Module):
     def forward_embedded(self, embedded: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """The network after the embedding lookup; attribution methods differentiate through this."""
         lengths = lengths.to(embedded.device)
-        states = self.lstm(self.gru(embedded, lengths), lengths)
+        states = self.lstm(self.rnn_dropout(self.gru(embedded, lengths)), lengths)
         if self.config.pooling == "last":
             pooled = self._last(states, lengths)
         else:
