@@ -10,7 +10,7 @@ LOAD_REQUESTS ?= 10000
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast train bench-train bench-own-data clean archive serve stop bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
+.PHONY: help install test test-fast train bench-train bench-own-data bench-tta clean archive serve stop bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -73,3 +73,6 @@ screenshot: install ## docs/web_page.png, taken by the browser test with the com
 
 bench-explain: install ## explanation time and convergence per integrated-gradient steps (JSON)
 	$(PY) benchmarks/explain_latency.py --artifacts $(ARTIFACTS) --out docs/figures/explain_latency.json
+
+bench-tta: install ## time until val acc first reaches 85.1% with config/fast.yaml, and that checkpoint's test acc (JSON)
+	$(PY) scripts/bench_tta.py --dataset $(DATASET)
