@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from conftest import tiny_fit_args
+from tests.conftest import tiny_fit_args
 from model.lit_module import SentimentClassifier
 from model.network import LockedDropout, SentimentNet, SentimentNetConfig
 from model.regularization import adversarial_perturbation, drop_words

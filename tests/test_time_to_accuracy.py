@@ -4,7 +4,7 @@ import json
 import subprocess
 import sys
 
-from conftest import ROOT, tiny_fit_args
+from tests.conftest import ROOT, tiny_fit_args
 from train import cli_main
 
 
