@@ -21,7 +21,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from serving.request_parsing import DEFAULT_SETTINGS, FORM_TYPES, RequestError, check_text, json_type, request_body
+from serving.request_parsing import (
+    DEFAULT_SETTINGS, FORM_TYPES, RequestError, check_text, decode_body, json_type, request_body,
+)
 from serving.settings import HandlerSettings
 
 INPUT_NAME = "text"
@@ -53,13 +55,7 @@ def json_body(request: Any, settings: HandlerSettings, content_type: str | None 
             raise RequestError(f"the body arrived as HTML form fields (Content-Type {media_type or 'form'}): "
                                f"send it as application/json: {form}", 415) from None
         raise RequestError(f"empty request body: send {form}") from None
-    if isinstance(body, (bytes, bytearray)):
-        if len(body) > settings.max_body_bytes:
-            raise RequestError(f"request body of {len(body)} bytes exceeds the {settings.max_body_bytes}-byte cap", 413)
-        try:
-            body = bytes(body).decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise RequestError(f"body is not valid UTF-8 (byte {error.start})") from None
+    body = decode_body(body, settings)
     if isinstance(body, str):
         if not body.strip():
             raise RequestError(f"empty request body: send {form}")

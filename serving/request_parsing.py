@@ -56,6 +56,18 @@ def request_body(request: Any) -> Any:
     return request
 
 
+def decode_body(body: Any, settings: HandlerSettings) -> Any:
+    """Bytes as UTF-8 text within the body cap; anything TorchServe already decoded, unchanged."""
+    if isinstance(body, (bytes, bytearray)):
+        if len(body) > settings.max_body_bytes:
+            raise RequestError(f"request body of {len(body)} bytes exceeds the {settings.max_body_bytes}-byte cap", 413)
+        try:
+            return bytes(body).decode("utf-8")
+        except UnicodeDecodeError as error:
+            raise RequestError(f"body is not valid UTF-8 (byte {error.start})") from None
+    return body
+
+
 def parse_request(request: Any, content_type: str | None = None,
                   settings: HandlerSettings = DEFAULT_SETTINGS) -> tuple[list[str], bool]:
     """Return (texts, many): many is True for {"texts": [...]} (answer with a list).
@@ -74,13 +86,7 @@ def parse_request(request: Any, content_type: str | None = None,
         if media_type in FORM_TYPES:
             raise RequestError(FORM_BODY_HINT, 415) from None
         raise
-    if isinstance(body, (bytes, bytearray)):
-        if len(body) > settings.max_body_bytes:
-            raise RequestError(f"request body of {len(body)} bytes exceeds the {settings.max_body_bytes}-byte cap", 413)
-        try:
-            body = bytes(body).decode("utf-8")
-        except UnicodeDecodeError as error:
-            raise RequestError(f"body is not valid UTF-8 (byte {error.start})") from None
+    body = decode_body(body, settings)
     if isinstance(body, str) and media_type != "text/plain":
         body = _maybe_json(body, required=media_type == "application/json")
     if isinstance(body, str):
