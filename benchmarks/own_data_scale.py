@@ -75,13 +75,15 @@ class StepTimer(L.Callback):
 
 
 class PeakMemory:
-    """Peak VmRSS / RssAnon / RssFile of one process, sampled from /proc/<pid>/status."""
+    """Peak VmRSS / RssAnon / RssFile of one process, sampled from /proc/<pid>/status, and the time
+    it spent stopped (SIGSTOP by someone else on a shared machine makes its seconds no speed figure)."""
 
     FIELDS = ("VmRSS", "RssAnon", "RssFile")
 
     def __init__(self, pid: int, every_s: float = 0.2) -> None:
         self.pid, self.every_s = pid, every_s
         self.peak_kib = dict.fromkeys(self.FIELDS, 0)
+        self.stopped_s = 0.0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -96,12 +98,15 @@ class PeakMemory:
                 key, _, value = line.partition(":")
                 if key in self.peak_kib:
                     self.peak_kib[key] = max(self.peak_kib[key], int(value.split()[0]))
+                elif key == "State" and value.split()[0] == "T":
+                    self.stopped_s += self.every_s
             self._stop.wait(self.every_s)
 
     def stop(self) -> dict:
         self._stop.set()
         self._thread.join()
-        return {f"peak_{key}_mib": round(kib / 1024, 1) for key, kib in self.peak_kib.items()}
+        peaks = {f"peak_{key}_mib": round(kib / 1024, 1) for key, kib in self.peak_kib.items()}
+        return {**peaks, "seconds_stopped": round(self.stopped_s, 1)}
 
 
 def run_measured(command: list[str], env: dict, log: Path) -> dict:
