@@ -53,9 +53,9 @@ def checkpoint_step(path: Path) -> int:
 
 def test_sigkill_mid_epoch_resumes_from_last_ckpt(tiny_imdb, tiny_run, tmp_path, request):
     run_dir, progress = tmp_path / "runs", tmp_path / "step.txt"
-    log = (tmp_path / "first.log").open("w")
-    first = subprocess.Popen(train_command(tiny_imdb, run_dir, progress, 0.6), cwd=ROOT,
-                             stdout=log, stderr=subprocess.STDOUT)
+    with (tmp_path / "first.log").open("w") as log:  # the child keeps its own descriptor
+        first = subprocess.Popen(train_command(tiny_imdb, run_dir, progress, 0.6), cwd=ROOT,
+                                 stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 240
         while True:
