@@ -38,7 +38,7 @@ bench-train: install ## training throughput: padded vs packed batches (JSON)
 
 SCALE_ROWS ?= 1000000
 bench-own-data: install ## 1,000,000 IMDB rows (SCALE_ROWS) in one CSV: peak memory and rows/s of train.py and predict.py (JSON)
-	$(PY) benchmarks/own_data_scale.py --rows $(SCALE_ROWS) --work /tmp/own-data-scale --train-steps 50 --threads 1 --out docs/figures/own_data_scale.json
+	$(PY) benchmarks/own_data_scale.py --rows $(SCALE_ROWS) --work runs/own-data-scale --train-steps 50 --threads 1 --out docs/figures/own_data_scale.json
 
 clean: ## remove runs, logs and test caches
 	rm -rf runs lightning_logs .pytest_cache

@@ -1,6 +1,6 @@
 """Own data at scale: peak memory and rows/s of train.py and predict.py on one large review file, as JSON.
 
-    python benchmarks/own_data_scale.py --rows 1000000 --work /tmp/own-data-scale
+    python benchmarks/own_data_scale.py --rows 1000000 --work runs/own-data-scale
     python benchmarks/own_data_scale.py --file reviews.csv --train-steps 50 --network small --threads 1
 
 Each phase is a fresh process, started exactly as a user would, with caches of its own under --work:
@@ -166,7 +166,7 @@ def main() -> None:
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--rows", type=int, help="make a file of this many IMDB rows under --work")
     source.add_argument("--file", type=Path, help="an existing file with columns review and sentiment")
-    parser.add_argument("--work", type=Path, default=Path("/tmp/own-data-scale"), help="caches, runs and outputs")
+    parser.add_argument("--work", type=Path, default=Path("runs/own-data-scale"), help="caches, runs and outputs")
     parser.add_argument("--train-steps", type=int, default=50)
     parser.add_argument("--network", choices=sorted(NETWORKS), default="small")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of train.py and predict.py (default: all cores)")

@@ -12,6 +12,7 @@ Every answer's label must follow from its score and the threshold.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -70,7 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     settings = HandlerSettings.from_model_yaml(model_yaml(args.runtime))
     correct = sum(int(s >= settings.threshold) == y for s, y in zip(scores, labels))
     emit({
-        "artifacts": str(args.artifacts), "runtime": settings.runtime,
+        "artifacts": os.path.relpath(args.artifacts, ROOT), "runtime": settings.runtime,
         "reviews": len(labels), "accuracy": round(correct / len(labels), 5),
         "seconds": round(time.perf_counter() - started, 1),
     }, args.out)

@@ -1,7 +1,7 @@
 """Write a review file of any size from IMDB's labelled rows, to try own-data training and bulk prediction.
 
-    python scripts/make_review_file.py --rows 5000 --out /tmp/reviews.csv
-    python scripts/make_review_file.py --rows 1000000 --out /tmp/reviews-1m.csv [--imdb ../shared/imdb]
+    python scripts/make_review_file.py --rows 5000 --out reviews.csv
+    python scripts/make_review_file.py --rows 1000000 --out reviews-1m.csv [--imdb ../shared/imdb]
 
 Columns `review` and `sentiment` (the strings negative / positive), as in the widely shared
 "IMDB Dataset.csv". Rows are IMDB's 50,000 labelled reviews (train and test) in a seeded
