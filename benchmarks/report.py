@@ -10,14 +10,27 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import statistics
 import time
 from pathlib import Path
+from typing import Callable
 
 import psutil
 
 
 def add_out_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, help="also write the JSON report here (e.g. docs/figures/NAME.json)")
+
+
+def median_ms(run: Callable[[], object], repeats: int) -> float:
+    """One untimed warm-up call, then the median of `repeats` timed calls, in milliseconds."""
+    run()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
 
 
 def machine() -> dict:

@@ -41,7 +41,7 @@ import requests
 import yaml
 
 from benchmarks.load_test import memory
-from benchmarks.report import add_out_argument, emit
+from benchmarks.report import add_out_argument, emit, median_ms
 from benchmarks.workload import REVIEW, real_reviews
 from scripts.build_archive import build, model_config_with
 from serving.runtime import Predictor
@@ -103,13 +103,7 @@ def in_process_limit(artifacts: Path, settings: HandlerSettings, batch_sizes: li
     limits = {}
     for batch_size in batch_sizes:
         batch = [REVIEW] * batch_size
-        predictor.predict_proba(batch)
-        times = []
-        for _ in range(passes):
-            started = time.perf_counter()
-            predictor.predict_proba(batch)
-            times.append(time.perf_counter() - started)
-        ms = statistics.median(times) * 1000
+        ms = median_ms(lambda: predictor.predict_proba(batch), passes)
         limits[batch_size] = {"ms_per_batch": round(ms, 2), "requests_per_s": round(batch_size * 1000 / ms, 1)}
     return limits
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import add_out_argument, emit
+from benchmarks.report import add_out_argument, emit, median_ms
 from benchmarks.workload import REVIEW, real_reviews
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
@@ -41,13 +41,7 @@ def cost_per_cell(predictor: Predictor, rows_list: list[int], lengths: list[int]
     for length in lengths:
         for rows in rows_list:
             ids = rng.integers(2, vocab, size=(rows, length)).tolist()
-            predictor.predict_ids(ids)  # warm-up for this shape
-            times = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                predictor.predict_ids(ids)
-                times.append(time.perf_counter() - started)
-            ms = statistics.median(times) * 1000
+            ms = median_ms(lambda: predictor.predict_ids(ids), repeats)
             results.append({"rows": rows, "length": length, "cells": rows * length, "ms": round(ms, 3),
                             "us_per_cell": round(ms * 1000 / (rows * length), 3)})
     return results

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from serving.request_parsing import (
-    DEFAULT_SETTINGS, FORM_TYPES, RequestError, check_text, decode_body, json_type, request_body,
+    DEFAULT_SETTINGS, FORM_TYPES, RequestError, check_text, decode_body, json_type, load_json, request_body,
 )
 from serving.settings import HandlerSettings
 
@@ -59,12 +59,7 @@ def json_body(request: Any, settings: HandlerSettings, content_type: str | None 
     if isinstance(body, str):
         if not body.strip():
             raise RequestError(f"empty request body: send {form}")
-        try:
-            return json.loads(body)
-        except RecursionError:
-            raise RequestError("JSON body is nested too deeply") from None
-        except ValueError as error:
-            raise RequestError(f"malformed JSON: {error}; this server expects {form}") from None
+        return load_json(body, f"; this server expects {form}")
     return body
 
 

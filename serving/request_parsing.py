@@ -103,12 +103,17 @@ def _maybe_json(text: str, required: bool) -> Any:
     stripped = text.strip()
     if not required and not (stripped.startswith(("{", "[")) and stripped.endswith(("}", "]"))):
         return text
+    return load_json(stripped)
+
+
+def load_json(text: str, hint: str = "") -> Any:
+    """json.loads, with a 400 that says what is wrong for malformed or too deeply nested JSON."""
     try:
-        return json.loads(stripped)
+        return json.loads(text)
     except RecursionError:
         raise RequestError("JSON body is nested too deeply") from None
     except ValueError as error:
-        raise RequestError(f"malformed JSON: {error}") from None
+        raise RequestError(f"malformed JSON: {error}{hint}") from None
 
 
 def _parse_object(body: dict, settings: HandlerSettings) -> tuple[list[str], bool]:
