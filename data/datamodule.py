@@ -30,12 +30,15 @@ from data.sources import (
     EmptyTexts,
     LabelledSplit,
     LabelledSplits,
+    NO_LABEL,
     LabelNames,
     SourceSpec,
     check_dataset_argument,
     check_fractions,
     load_labelled_splits,
+    load_unlabelled_texts,
 )
+from data.teacher_targets import TEACHERS, Teacher, teacher_targets, unlabelled_targets
 from data.text_encoding import (
     ConfigError,
     TextEncoder,
@@ -55,12 +58,16 @@ def default_cache_dir() -> str:
 
 
 class EncodedReviews(Dataset):
-    """One encoded split, read from its memory-mapped Arrow file; lengths and labels are numpy arrays."""
+    """One encoded split, read from its memory-mapped Arrow file; lengths and labels are numpy arrays.
+    `targets`, when given, are a teacher's class probabilities per row (distillation)."""
 
-    def __init__(self, encoded) -> None:
+    def __init__(self, encoded, targets: Optional[np.ndarray] = None) -> None:
         self.encoded = encoded.with_format("arrow")
         self.lengths = encoded.data.column("length").to_numpy()
         self.labels = encoded.data.column("label").to_numpy()
+        if targets is not None and len(targets) != len(self.labels):
+            raise ValueError(f"{len(targets)} teacher targets for {len(self.labels)} rows")
+        self.targets = targets
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -68,9 +75,12 @@ class EncodedReviews(Dataset):
     def __getitem__(self, index: int) -> tuple[np.ndarray, int]:
         return self.__getitems__([index])[0]
 
-    def __getitems__(self, indices: list[int]) -> list[tuple[np.ndarray, int]]:
+    def __getitems__(self, indices: list[int]) -> list[tuple]:
         # The DataLoader calls this instead of __getitem__ per row: one Arrow gather per batch.
-        return [(ids, int(self.labels[j])) for ids, j in zip(self.token_ids(indices), indices)]
+        rows = [(ids, int(self.labels[j])) for ids, j in zip(self.token_ids(indices), indices)]
+        if self.targets is None:
+            return rows
+        return [row + (self.targets[j],) for row, j in zip(rows, indices)]
 
     def token_ids(self, indices: list[int]) -> list[np.ndarray]:
         """The encoded (truncated) token ids of these rows."""
@@ -80,9 +90,14 @@ class EncodedReviews(Dataset):
         return [values[offsets[i] : offsets[i + 1]] for i in range(len(offsets) - 1)]
 
 
-def collate(rows: list[tuple[np.ndarray, int]]) -> dict[str, torch.Tensor]:
-    input_ids, lengths = pad_batch([ids for ids, _ in rows])
-    return {"input_ids": input_ids, "lengths": lengths, "labels": torch.tensor([y for _, y in rows], dtype=torch.long)}
+def collate(rows: list[tuple]) -> dict[str, torch.Tensor]:
+    """Rows of (ids, label) or (ids, label, teacher probabilities) -> a padded batch;
+    "teacher_probs" (B, classes) only when the rows carry them."""
+    input_ids, lengths = pad_batch([row[0] for row in rows])
+    batch = {"input_ids": input_ids, "lengths": lengths, "labels": torch.tensor([row[1] for row in rows], dtype=torch.long)}
+    if len(rows[0]) > 2:
+        batch["teacher_probs"] = torch.from_numpy(np.stack([row[2] for row in rows]))
+    return batch
 
 
 class ReviewDataModule(L.LightningDataModule):
@@ -104,6 +119,10 @@ class ReviewDataModule(L.LightningDataModule):
         num_workers: int = 0,
         bucket_batches: int = 50,
         cache_dir: Optional[str] = None,
+        teacher: Optional[Teacher] = None,
+        teacher_folds: int = 4,
+        unlabelled_split: Optional[str] = None,
+        teacher_exports: Optional[list[str]] = None,
     ) -> None:
         """
         Args:
@@ -128,6 +147,15 @@ class ReviewDataModule(L.LightningDataModule):
             num_workers: DataLoader worker processes.
             bucket_batches: batches per length bucket; larger buckets pad less, shuffle less.
             cache_dir: where the tokenizer and encoded splits are cached (default ~/.cache/imdb-sentiment).
+            teacher: `ngram` gives every training batch a teacher's class probabilities ("teacher_probs")
+                for distillation (model.distillation_weight): NB-weighted logistic regression over
+                word 1-3-grams, each training row scored by a teacher fitted on the other folds.
+            teacher_folds: folds for those out-of-fold scores.
+            unlabelled_split: a split of the dataset without labels (IMDB's `unsupervised`) whose
+                reviews join the training rows with the teacher's probabilities as their only
+                target; needs `teacher`. Never a split that validation or testing reads.
+            teacher_exports: export folders of trained networks whose probabilities are averaged
+                with the n-gram teacher's on the unlabelled rows (e.g. an earlier stage's export/).
         """
         super().__init__()
         check_encoding_args(vocab_size, max_length, truncation)
@@ -140,6 +168,16 @@ class ReviewDataModule(L.LightningDataModule):
             raise ConfigError(f"data.bucket_batches must be a positive integer, got {bucket_batches!r}")
         if empty_texts not in ("refuse", "drop"):
             raise ConfigError(f"data.empty_texts must be 'refuse' or 'drop', got {empty_texts!r}")
+        if teacher is not None and teacher not in TEACHERS:
+            raise ConfigError(f"data.teacher must be one of {list(TEACHERS)} or null, got {teacher!r}")
+        if not isinstance(teacher_folds, int) or teacher_folds < 2:
+            raise ConfigError(f"data.teacher_folds must be an integer >= 2, got {teacher_folds!r}")
+        if unlabelled_split is not None and teacher is None:
+            raise ConfigError("data.unlabelled_split needs a teacher to score its rows: set data.teacher (e.g. ngram)")
+        if unlabelled_split in ("train", "test", "validation"):
+            raise ConfigError(f"data.unlabelled_split must be a split without labels, not {unlabelled_split!r}")
+        if teacher_exports and unlabelled_split is None:
+            raise ConfigError("data.teacher_exports score the unlabelled rows: set data.unlabelled_split too")
         self.save_hyperparameters()
         self.source = SourceSpec(
             dataset=check_dataset_argument(dataset), text_column=text_column, label_column=label_column,
@@ -152,6 +190,10 @@ class ReviewDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.bucket_batches = bucket_batches
+        self.teacher = teacher
+        self.teacher_folds = teacher_folds
+        self.unlabelled_split = unlabelled_split
+        self.teacher_exports = list(teacher_exports or [])
         self.cache_dir = Path(cache_dir or default_cache_dir())
         self.splits: dict[str, EncodedReviews] = {}
         self._labelled: Optional[LabelledSplits] = None
@@ -179,6 +221,10 @@ class ReviewDataModule(L.LightningDataModule):
         tokenizer_path = self._tokenizer(labelled.train)
         for name, split in labelled.items():
             self._encode(name, split, tokenizer_path)
+        if self.teacher is not None:
+            self._teacher_targets(labelled.train)
+        if self.unlabelled_split is not None:
+            self._unlabelled(labelled.train, tokenizer_path)
 
     def setup(self, stage: Optional[str] = None) -> None:
         # fit/validate read train and val only; the test split is read by test (and predict) alone.
@@ -191,7 +237,16 @@ class ReviewDataModule(L.LightningDataModule):
         labelled = self._labelled_splits()
         self.tokenizer_path = self._tokenizer(labelled.train)
         for name in wanted:
-            self.splits[name] = EncodedReviews(self._encode(name, getattr(labelled, name), self.tokenizer_path))
+            split = getattr(labelled, name)
+            encoded = self._encode(name, split, self.tokenizer_path)
+            targets = self._teacher_targets(split) if name == "train" and self.teacher is not None else None
+            if name == "train" and self.unlabelled_split is not None:
+                import datasets
+
+                extra, extra_targets = self._unlabelled(split, self.tokenizer_path)
+                encoded = datasets.concatenate_datasets([encoded, extra])
+                targets = np.concatenate([targets, extra_targets])
+            self.splits[name] = EncodedReviews(encoded, targets)
         # The raw text views are not needed once encoded: drop them so their file mapping goes too.
         self._labelled = None
 
@@ -236,6 +291,16 @@ class ReviewDataModule(L.LightningDataModule):
                 print("data: classes (training rows): " + ", ".join(
                     f"{name} ({int(n):,})" for name, n in zip(self._class_names, counts)), flush=True)
         return self._labelled
+
+    def _teacher_targets(self, train: LabelledSplit) -> np.ndarray:
+        return teacher_targets(train, self.cache_dir, folds=self.teacher_folds, seed=self.source.seed)
+
+    def _unlabelled(self, train: LabelledSplit, tokenizer_path: Path):
+        """The unlabelled rows encoded (label -1: no label) and their teacher targets."""
+        texts = load_unlabelled_texts(self.source, self.unlabelled_split)
+        split = LabelledSplit(texts, np.full(len(texts), NO_LABEL, dtype=np.int64))
+        targets = unlabelled_targets(train, texts, self.cache_dir, self.teacher_exports)
+        return self._encode("unlabelled", split, tokenizer_path), targets
 
     def _tokenizer(self, train: LabelledSplit) -> Path:
         path = self.cache_dir / "tokenizers" / f"tokenizer-{_digest(train.texts._fingerprint, self.vocab_size)}.json"

@@ -39,6 +39,7 @@ BUILDERS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parqu
 EmptyTexts = Literal["refuse", "drop"]
 LabelNames = Optional[Union[list[str], dict[str, str]]]
 ROWS_NAMED = 10  # rows quoted in an error message; the count is always complete
+NO_LABEL = -1  # the class id of an unlabelled training row: only a teacher's targets train on it
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,27 @@ def load_labelled_splits(spec: SourceSpec) -> LabelledSplits:
         for name in ("train", "val", "test")
     }
     return LabelledSplits(**parts, label_names=display_names(names, spec.label_names))
+
+
+def load_unlabelled_texts(spec: SourceSpec, split_name: str):
+    """The texts of a split without labels (IMDB's `unsupervised`), as a one-column "text" dataset.
+
+    Blank texts are left out; `max_samples` applies as to the labelled splits.
+    """
+    dataset = check_dataset_argument(spec.dataset)
+    loaded = _load(dataset)
+    if split_name not in loaded:
+        raise ConfigError(f"data.unlabelled_split {split_name!r} is not a split of {spec.dataset!r}; it has {sorted(loaded)}")
+    split = loaded[split_name]
+    where = _describe(spec.dataset, split_name, False)
+    if spec.text_column not in split.column_names:
+        raise ConfigError(f"data.text_column {spec.text_column!r} is not a column of {where}; it has {split.column_names}")
+    rows = np.setdiff1d(np.arange(len(split)), _blank_rows(split, spec.text_column), assume_unique=True)
+    if not len(rows):
+        raise ConfigError(f"data.unlabelled_split: {where} has no rows with text")
+    if spec.max_samples and len(rows) > spec.max_samples:
+        rows = np.sort(np.random.default_rng(spec.seed).choice(rows, spec.max_samples, replace=False))
+    return _text_view(split, spec.text_column, rows)
 
 
 def check_fractions(test_fraction: float, val_fraction: float) -> None:

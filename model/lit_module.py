@@ -23,6 +23,7 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from data.sources import NO_LABEL
 from data.text_encoding import ConfigError
 from model.network import Pooling, SentimentNet, SentimentNetConfig, class_probabilities
 from model.regularization import adversarial_perturbation, drop_words
@@ -47,6 +48,7 @@ class SentimentClassifier(L.LightningModule):
         word_dropout: float = 0.0,
         rnn_dropout: float = 0.0,
         adversarial_eps: float = 0.0,
+        distillation_weight: float = 0.0,
     ) -> None:
         """
         Args:
@@ -65,6 +67,8 @@ class SentimentClassifier(L.LightningModule):
             rnn_dropout: locked dropout (one mask per review) between the GRU and the LSTM.
             adversarial_eps: L2 norm, per review, of an adversarial perturbation of the embeddings
                 whose loss is added to the clean one (Miyato et al. 2017); 0 = off. About doubles step time.
+            distillation_weight: share of the training loss that follows a teacher's class probabilities
+                (data.teacher) instead of the labels: (1 - w) * loss(labels) + w * loss(teacher); 0 = labels only.
         """
         super().__init__()
         if lr <= 0:
@@ -75,6 +79,8 @@ class SentimentClassifier(L.LightningModule):
             raise ConfigError(f"model.word_dropout must be in [0, 1), got {word_dropout!r}")
         if adversarial_eps < 0:
             raise ConfigError(f"model.adversarial_eps must be >= 0, got {adversarial_eps!r}")
+        if not 0.0 <= distillation_weight <= 1.0:
+            raise ConfigError(f"model.distillation_weight must be in [0, 1], got {distillation_weight!r}")
         self.save_hyperparameters()
         try:
             self.net_config = SentimentNetConfig(
@@ -96,13 +102,18 @@ class SentimentClassifier(L.LightningModule):
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.net(input_ids, lengths)
 
+    def on_fit_start(self) -> None:
+        datamodule = getattr(self.trainer, "datamodule", None)
+        if self.hparams.distillation_weight > 0 and getattr(datamodule, "teacher", None) is None:
+            raise ConfigError("model.distillation_weight > 0 needs a teacher: set data.teacher (e.g. ngram)")
+
     def _step(self, batch: dict, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, class probabilities (B, C))."""
         if stage == "train" and (self.hparams.word_dropout > 0 or self.hparams.adversarial_eps > 0):
             return self._regularized_train_step(batch)
         logits = self(batch["input_ids"], batch["lengths"]).float()
         labels = batch["labels"]
-        loss = self._loss(logits, labels)
+        loss = self._training_loss(logits, batch) if stage == "train" else self._loss(logits, labels)
         self.log(f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=labels.numel(), sync_dist=stage != "train")
         return loss, class_probabilities(logits.detach())
 
@@ -115,17 +126,30 @@ class SentimentClassifier(L.LightningModule):
             return F.binary_cross_entropy_with_logits(logits, labels.float())
         return F.cross_entropy(logits, labels)
 
+    def _training_loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
+        """The loss on the labels, mixed with the loss on the teacher's probabilities when distilling.
+        Rows without a label (NO_LABEL, from data.unlabelled_split) learn from the teacher alone."""
+        labels = batch["labels"]
+        labelled = labels != NO_LABEL
+        weight = self.hparams.distillation_weight
+        if weight == 0 or "teacher_probs" not in batch:
+            return self._loss(logits[labelled], labels[labelled])
+        teacher_loss = distillation_loss(logits, batch["teacher_probs"])
+        if not labelled.any():
+            return weight * teacher_loss
+        return (1.0 - weight) * self._loss(logits[labelled], labels[labelled]) + weight * teacher_loss
+
     def _regularized_train_step(self, batch: dict) -> tuple[torch.Tensor, torch.Tensor]:
         """The training loss with word dropout and/or the adversarial term, both on the embedded review."""
         net, labels, lengths = self.net, batch["labels"], batch["lengths"]
         embedded = drop_words(net.embedding_dropout(net.embedding(batch["input_ids"])), self.hparams.word_dropout)
         logits = net.forward_embedded(embedded, lengths).float()
-        loss = self._loss(logits, labels)
+        loss = self._training_loss(logits, batch)
         if self.hparams.adversarial_eps > 0:
             self.log("train/clean_loss", loss, batch_size=labels.numel())
             (grad,) = torch.autograd.grad(loss, embedded, retain_graph=True)
             perturbed = embedded + adversarial_perturbation(grad, self.hparams.adversarial_eps)
-            adversarial_loss = self._loss(net.forward_embedded(perturbed, lengths).float(), labels)
+            adversarial_loss = self._training_loss(net.forward_embedded(perturbed, lengths).float(), batch)
             self.log("train/adversarial_loss", adversarial_loss, batch_size=labels.numel())
             loss = loss + adversarial_loss
         self.log("train/loss", loss, prog_bar=True, batch_size=labels.numel())
@@ -133,8 +157,10 @@ class SentimentClassifier(L.LightningModule):
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss, probabilities = self._step(batch, "train")
-        self.train_acc(self._metric_input(probabilities), batch["labels"])
-        self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=batch["labels"].numel())
+        labelled = batch["labels"] != NO_LABEL
+        if labelled.any():
+            self.train_acc(self._metric_input(probabilities[labelled]), batch["labels"][labelled])
+            self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=int(labelled.sum()))
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -165,6 +191,18 @@ class SentimentClassifier(L.LightningModule):
         else:
             scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=total)
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+
+def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy of the network's output against a teacher's class probabilities (B, C).
+
+    Two classes: the one logit against P(second class), binary cross-entropy; more: softmax
+    cross-entropy with probability targets. Its gradient vanishes where the network matches the teacher.
+    """
+    teacher_probs = teacher_probs.to(logits.dtype)
+    if logits.dim() == 1:
+        return F.binary_cross_entropy_with_logits(logits, teacher_probs[:, 1])
+    return F.cross_entropy(logits, teacher_probs)
 
 
 def classification_metrics(num_classes: int) -> dict:

@@ -1,0 +1,117 @@
+"""A bag-of-n-grams teacher: NB-weighted logistic regression (Wang & Manning 2012), for distillation.
+
+    teacher = NgramTeacher(ngram_max=3).fit(texts, labels)
+    probabilities = teacher.predict_proba(more_texts)             # (N, classes), rows sum to 1
+    soft = out_of_fold_probabilities(texts, labels, folds=4)      # each row scored by a teacher that never saw it
+
+It is never served: its class probabilities become soft targets that the recurrent network
+learns from beside the labels (`model.distillation_weight`), so the served network stays
+Embedding -> GRU -> LSTM -> head. It sees the same words differently (every uni-, bi- and
+trigram at once, no order beyond three), so its errors differ from the network's.
+
+Soft targets for the *training* rows must come from teachers that did not fit those rows,
+or the targets only repeat the labels: `out_of_fold_probabilities` fits one teacher per fold.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+# Words and runs of punctuation ("!!!", ":)"), as the network's tokenizer splits them.
+TOKEN_PATTERN = r"(?u)\b\w+\b|[^\w\s]+"
+
+
+def _clean(text: str) -> str:
+    return text.replace("<br />", " ").replace("<br/>", " ").replace("<br>", " ").lower()
+
+
+class NgramTeacher:
+    def __init__(self, ngram_max: int = 3, min_df: int = 2, C: float = 1.0, nb_alpha: float = 1.0,
+                 max_iter: int = 1000) -> None:
+        """
+        Args:
+            ngram_max: longest n-gram counted (1 = words only).
+            min_df: n-grams seen in fewer training reviews are dropped (they carry no reusable evidence).
+            C: inverse L2 strength of the logistic regression.
+            nb_alpha: smoothing of the naive-Bayes log-count ratios.
+            max_iter: solver iterations.
+        """
+        if ngram_max < 1 or min_df < 1 or C <= 0 or nb_alpha <= 0:
+            raise ValueError(f"bad teacher settings: ngram_max={ngram_max}, min_df={min_df}, C={C}, nb_alpha={nb_alpha}")
+        self.ngram_max, self.min_df, self.C, self.nb_alpha, self.max_iter = ngram_max, min_df, C, nb_alpha, max_iter
+        self.vectorizer = None
+        self.ratios: list[np.ndarray] = []
+        self.models: list = []
+        self.num_classes = 0
+
+    def vectorize(self, texts: Sequence[str], fit: bool = False):
+        """Binary n-gram presence, (N, features) sparse; `fit` learns the n-gram list from these texts."""
+        from sklearn.feature_extraction.text import CountVectorizer
+
+        if fit:
+            self.vectorizer = CountVectorizer(
+                preprocessor=_clean, token_pattern=TOKEN_PATTERN, ngram_range=(1, self.ngram_max),
+                min_df=self.min_df, binary=True, dtype=np.float32,
+            )
+            return self.vectorizer.fit_transform(texts)
+        return self.vectorizer.transform(texts)
+
+    def fit(self, texts: Sequence[str], labels: np.ndarray) -> "NgramTeacher":
+        features = self.vectorize(texts, fit=True)
+        return self.fit_features(features, np.asarray(labels))
+
+    def fit_features(self, features, labels: np.ndarray) -> "NgramTeacher":
+        """One-vs-rest over the classes (one model for two): NB ratios scale the features, LR weighs them."""
+        from sklearn.linear_model import LogisticRegression
+
+        self.num_classes = int(labels.max()) + 1
+        if self.num_classes < 2:
+            raise ValueError("the teacher needs at least two classes")
+        positives = [1] if self.num_classes == 2 else range(self.num_classes)
+        self.ratios, self.models = [], []
+        for cls in positives:
+            target = (labels == cls).astype(np.int64)
+            p = self.nb_alpha + np.asarray(features[target == 1].sum(axis=0)).ravel()
+            q = self.nb_alpha + np.asarray(features[target == 0].sum(axis=0)).ravel()
+            ratio = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
+            model = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="liblinear", dual=True)
+            model.fit(features.multiply(ratio).tocsr(), target)
+            self.ratios.append(ratio)
+            self.models.append(model)
+        return self
+
+    def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
+        return self.predict_proba_features(self.vectorize(texts))
+
+    def predict_proba_features(self, features) -> np.ndarray:
+        scores = np.stack(
+            [m.predict_proba(features.multiply(r).tocsr())[:, 1] for m, r in zip(self.models, self.ratios)], axis=1
+        )
+        if self.num_classes == 2:
+            return np.concatenate([1.0 - scores, scores], axis=1).astype(np.float32)
+        return (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def out_of_fold_probabilities(texts: Sequence[str], labels: np.ndarray, folds: int = 4, seed: int = 42,
+                              **teacher_args) -> np.ndarray:
+    """(N, classes) teacher probabilities for every row, each from a teacher fitted on the other folds.
+
+    The n-gram list is learnt once from all the texts (no labels involved); the NB ratios and
+    the regression of each fold see that fold's training rows only.
+    """
+    labels = np.asarray(labels)
+    if folds < 2:
+        raise ValueError(f"folds must be >= 2, got {folds}")
+    teacher = NgramTeacher(**teacher_args)
+    features = teacher.vectorize(texts, fit=True).tocsr()
+    order = np.random.default_rng(seed).permutation(len(labels))
+    fold_of = np.empty(len(labels), dtype=np.int64)
+    fold_of[order] = np.arange(len(labels)) % folds
+    out = np.zeros((len(labels), int(labels.max()) + 1), dtype=np.float32)
+    for fold in range(folds):
+        held_out = fold_of == fold
+        teacher.fit_features(features[~held_out], labels[~held_out])
+        out[held_out] = teacher.predict_proba_features(features[held_out])
+    return out

@@ -1,0 +1,241 @@
+"""Distillation from the n-gram teacher: the teacher, its out-of-fold targets, the loss, the data path."""
+
+import json
+import random
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from tests.conftest import make_review, tiny_fit_args
+from data.datamodule import ReviewDataModule
+from data.text_encoding import ConfigError
+from model.lit_module import SentimentClassifier, distillation_loss
+from model.ngram_teacher import NgramTeacher, out_of_fold_probabilities
+
+
+def _reviews(n: int, seed: int) -> tuple[list[str], np.ndarray]:
+    rng = random.Random(seed)
+    labels = np.array([i % 2 for i in range(n)])
+    return [make_review(rng, int(y)) for y in labels], labels
+
+
+def test_teacher_learns_cue_words_and_scores_unseen_reviews():
+    texts, labels = _reviews(300, seed=0)
+    held_out, held_labels = _reviews(100, seed=1)
+    probabilities = NgramTeacher().fit(texts, labels).predict_proba(held_out)
+    assert probabilities.shape == (100, 2)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+    assert (probabilities.argmax(axis=1) == held_labels).mean() >= 0.95
+
+
+def test_teacher_handles_three_classes():
+    rng = random.Random(0)
+    words = {0: "awful", 1: "fine", 2: "superb"}
+    labels = np.array([i % 3 for i in range(300)])
+    texts = [f"the film was {words[int(y)]} {rng.choice(['and', 'so', 'indeed'])}" for y in labels]
+    probabilities = NgramTeacher().fit(texts, labels).predict_proba(["it was superb", "awful awful", "fine"])
+    assert probabilities.shape == (3, 3)
+    assert probabilities.argmax(axis=1).tolist() == [2, 0, 1]
+
+
+def test_out_of_fold_targets_come_from_teachers_that_never_saw_the_row():
+    """Each review is one unique word and its label a coin flip: a teacher that fitted a row
+    recalls its label; one that did not can only guess."""
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    texts = [f"word{i}" for i in range(400)]
+    in_sample = NgramTeacher(min_df=1, C=100.0).fit(texts, labels).predict_proba(texts)
+    assert (in_sample.argmax(axis=1) == labels).mean() > 0.95
+    out_of_fold = out_of_fold_probabilities(texts, labels, folds=4, min_df=1, C=100.0)
+    assert 0.35 < (out_of_fold.argmax(axis=1) == labels).mean() < 0.65
+
+
+def test_distillation_loss_is_cross_entropy_against_the_teacher_and_flat_where_they_agree():
+    teacher = torch.tensor([[0.2, 0.8], [0.9, 0.1], [0.5, 0.5]])
+    logits = torch.logit(teacher[:, 1]).requires_grad_()
+    loss = distillation_loss(logits, teacher)
+    loss.backward()
+    assert torch.allclose(logits.grad, torch.zeros(3), atol=1e-6)
+    other = torch.tensor([2.0, -1.0, 0.3])
+    expected = -(teacher[:, 1] * F.logsigmoid(other) + teacher[:, 0] * F.logsigmoid(-other)).mean()
+    assert distillation_loss(other, teacher).item() == pytest.approx(expected.item(), rel=1e-6)
+    three = torch.tensor([[0.1, 0.2, 0.7]])
+    assert distillation_loss(torch.log(three), three).item() == pytest.approx(-(three * three.log()).sum().item(), rel=1e-5)
+
+
+def test_weight_one_follows_the_teacher_and_ignores_the_labels():
+    torch.manual_seed(0)
+    module = SentimentClassifier(vocab_size=60, embedding_dim=8, gru_hidden=6, lstm_hidden=5, dropout=0.0,
+                                 distillation_weight=1.0)
+    module.log = lambda *args, **kwargs: None
+    batch = {"input_ids": torch.randint(2, 60, (4, 9)), "lengths": torch.tensor([9, 7, 3, 1]),
+             "labels": torch.tensor([1, 0, 1, 0]), "teacher_probs": torch.tensor([[0.3, 0.7]] * 4)}
+    flipped = {**batch, "labels": 1 - batch["labels"]}
+    assert module._step(batch, "train")[0].item() == pytest.approx(module._step(flipped, "train")[0].item())
+    half = SentimentClassifier(vocab_size=60, embedding_dim=8, gru_hidden=6, lstm_hidden=5, dropout=0.0,
+                               distillation_weight=0.5)
+    half.net.load_state_dict(module.net.state_dict())
+    half.log = module.log
+    assert half._step(batch, "train")[0].item() != pytest.approx(half._step(flipped, "train")[0].item())
+    # Validation scores against the labels alone, whatever the weight.
+    assert module._step(batch, "val")[0].item() != pytest.approx(module._step(flipped, "val")[0].item())
+
+
+def test_training_batches_carry_cached_out_of_fold_targets(tiny_imdb, tmp_path, monkeypatch):
+    args = dict(dataset=str(tiny_imdb), vocab_size=200, max_length=32, batch_size=8, cache_dir=str(tmp_path / "cache"),
+                teacher="ngram", teacher_folds=3)
+    dm = ReviewDataModule(**args)
+    dm.prepare_data()
+    dm.setup("fit")
+    batch = next(iter(dm.train_dataloader()))
+    assert batch["teacher_probs"].shape == (batch["labels"].numel(), 2)
+    assert torch.allclose(batch["teacher_probs"].sum(dim=1), torch.ones(batch["labels"].numel()))
+    agreement = (dm.splits["train"].targets.argmax(axis=1) == dm.splits["train"].labels).mean()
+    assert agreement >= 0.9  # cue words: even a teacher that never saw the row is right
+    assert "teacher_probs" not in next(iter(dm.val_dataloader()))
+
+    def refit(*args, **kwargs):
+        raise AssertionError("the cached targets should have been read")
+
+    monkeypatch.setattr("model.ngram_teacher.out_of_fold_probabilities", refit)
+    again = ReviewDataModule(**args)
+    again.prepare_data()
+    again.setup("fit")
+    assert np.array_equal(again.splits["train"].targets, dm.splits["train"].targets)
+
+
+def test_bad_distillation_settings_are_config_errors(tiny_imdb, tmp_path):
+    with pytest.raises(ConfigError, match="distillation_weight"):
+        SentimentClassifier(vocab_size=60, distillation_weight=1.5)
+    with pytest.raises(ConfigError, match="data.teacher"):
+        ReviewDataModule(dataset=str(tiny_imdb), teacher="bert")
+    with pytest.raises(ConfigError, match="teacher_folds"):
+        ReviewDataModule(dataset=str(tiny_imdb), teacher="ngram", teacher_folds=1)
+
+
+def test_weight_without_a_teacher_stops_train_py_with_one_line(tiny_imdb, tmp_path, capsys):
+    from train import cli_main
+
+    with pytest.raises(SystemExit) as stopped:
+        cli_main(tiny_fit_args(tiny_imdb, tmp_path, "--model.distillation_weight", "0.5"))
+    assert stopped.value.code == 2
+    assert "data.teacher" in capsys.readouterr().err
+    assert not list(tmp_path.rglob("*.ckpt"))
+
+
+def test_fit_with_the_teacher_trains_and_exports(tiny_imdb, tmp_path):
+    from train import cli_main
+
+    cli_main(tiny_fit_args(tiny_imdb, tmp_path, "--trainer.max_epochs", "3", "--data.teacher", "ngram",
+                           "--model.distillation_weight", "0.5"))
+    metrics = json.loads((tmp_path / "imdb" / "version_0" / "metrics.json").read_text())
+    assert metrics["test/acc"] >= 0.8
+    assert (tmp_path / "imdb" / "version_0" / "export" / "network.onnx").exists()
+
+
+# -- unlabelled reviews (the semi-supervised path) -------------------------------------------
+
+
+@pytest.fixture()
+def tiny_imdb_with_unlabelled(tiny_imdb, tmp_path):
+    """The tiny dataset plus an `unsupervised` split of 90 reviews (label -1, as on the Hub)."""
+    import shutil
+
+    import datasets
+
+    folder = tmp_path / "with_unlabelled"
+    shutil.copytree(tiny_imdb, folder)
+    texts, _ = _reviews(90, seed=7)
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    datasets.Dataset.from_dict({"text": texts, "label": [-1] * 90}, features=features).to_parquet(
+        str(folder / "plain_text" / "unsupervised-00000-of-00001.parquet"))
+    # As on the Hub: the card names the splits (file names alone only say train/test/validation).
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: plain_text\n  data_files:\n"
+        + "".join(f"  - split: {name}\n    path: plain_text/{name}-*\n" for name in ("train", "test", "unsupervised"))
+        + "  default: true\n---\n"
+    )
+    return folder
+
+
+def _dm(dataset, tmp_path, **overrides):
+    args = dict(dataset=str(dataset), vocab_size=200, max_length=32, batch_size=8, cache_dir=str(tmp_path / "cache"),
+                teacher="ngram", teacher_folds=3)
+    return ReviewDataModule(**{**args, **overrides})
+
+
+def test_unlabelled_rows_join_training_with_teacher_targets_only(tiny_imdb_with_unlabelled, tmp_path):
+    plain = _dm(tiny_imdb_with_unlabelled, tmp_path)
+    plain.prepare_data()
+    plain.setup("fit")
+    dm = _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="unsupervised")
+    dm.prepare_data()
+    dm.setup("fit")
+    train = dm.splits["train"]
+    n_labelled = len(plain.splits["train"])
+    assert len(train) == n_labelled + 90
+    assert (train.labels[n_labelled:] == -1).all() and (train.labels[:n_labelled] >= 0).all()
+    assert np.array_equal(train.targets[:n_labelled], plain.splits["train"].targets)
+    _, labels = _reviews(90, seed=7)
+    assert (train.targets[n_labelled:].argmax(axis=1) == labels).mean() >= 0.9  # cue words: the teacher knows
+    assert len(dm.splits["val"]) == len(plain.splits["val"])  # validation never grows
+
+
+def test_export_teachers_are_averaged_into_the_unlabelled_targets(tiny_imdb_with_unlabelled, tiny_export, tmp_path):
+    from data.sources import SourceSpec, load_labelled_splits, load_unlabelled_texts
+    from serving.runtime import Predictor
+
+    dm = _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="unsupervised", teacher_exports=[str(tiny_export)])
+    dm.prepare_data()
+    dm.setup("fit")
+    spec = SourceSpec(str(tiny_imdb_with_unlabelled))
+    train = load_labelled_splits(spec).train
+    texts = load_unlabelled_texts(spec, "unsupervised")["text"]
+    ngram = NgramTeacher().fit(train.texts["text"], train.labels).predict_proba(texts)
+    expected = (ngram + Predictor(tiny_export).predict_proba(texts)) / 2
+    assert np.allclose(dm.splits["train"].targets[-90:], expected, atol=1e-5)
+
+
+def test_bad_unlabelled_settings_are_config_errors(tiny_imdb_with_unlabelled, tmp_path):
+    with pytest.raises(ConfigError, match="needs a teacher"):
+        ReviewDataModule(dataset=str(tiny_imdb_with_unlabelled), unlabelled_split="unsupervised")
+    with pytest.raises(ConfigError, match="without labels"):
+        _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="test")
+    with pytest.raises(ConfigError, match="unlabelled_split"):
+        _dm(tiny_imdb_with_unlabelled, tmp_path, teacher_exports=["somewhere"])
+    missing = _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="unlabeled")
+    with pytest.raises(ConfigError, match=r"'unlabeled' is not a split .* \['test', 'train', 'unsupervised'\]"):
+        missing.prepare_data()
+    not_export = _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="unsupervised", teacher_exports=[str(tmp_path)])
+    with pytest.raises(ConfigError, match="not an export folder"):
+        not_export.prepare_data()
+
+
+def test_rows_without_labels_train_on_the_teacher_alone():
+    torch.manual_seed(0)
+    module = SentimentClassifier(vocab_size=60, embedding_dim=8, gru_hidden=6, lstm_hidden=5, dropout=0.0,
+                                 distillation_weight=0.3)
+    module.log = lambda *args, **kwargs: None
+    ids, lengths = torch.randint(2, 60, (4, 9)), torch.tensor([9, 7, 3, 1])
+    teacher = torch.tensor([[0.3, 0.7], [0.8, 0.2], [0.5, 0.5], [0.1, 0.9]])
+    unlabelled = {"input_ids": ids, "lengths": lengths, "labels": torch.full((4,), -1), "teacher_probs": teacher}
+    logits = module(ids, lengths)
+    assert module._training_loss(logits, unlabelled).item() == pytest.approx(0.3 * distillation_loss(logits, teacher).item())
+    mixed = {**unlabelled, "labels": torch.tensor([1, -1, 0, -1])}
+    hard = F.binary_cross_entropy_with_logits(logits[[0, 2]], torch.tensor([1.0, 0.0]))
+    expected = 0.7 * hard + 0.3 * distillation_loss(logits, teacher)
+    assert module._training_loss(logits, mixed).item() == pytest.approx(expected.item(), rel=1e-6)
+    module.training_step(mixed, 0)
+    counted = sum(int(getattr(module.train_acc, state).sum()) for state in ("tp", "fp", "tn", "fn"))
+    assert counted == 2  # accuracy counts the labelled rows only
+
+
+def test_fit_with_unlabelled_reviews_trains_and_exports(tiny_imdb_with_unlabelled, tmp_path):
+    from train import cli_main
+
+    cli_main(tiny_fit_args(tiny_imdb_with_unlabelled, tmp_path, "--trainer.max_epochs", "3", "--data.teacher", "ngram",
+                           "--data.unlabelled_split", "unsupervised", "--model.distillation_weight", "0.5"))
+    metrics = json.loads((tmp_path / "imdb" / "version_0" / "metrics.json").read_text())
+    assert metrics["test/acc"] >= 0.8
