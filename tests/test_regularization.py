@@ -1,6 +1,7 @@
 """Training-only regularizers: word dropout, locked dropout, the adversarial perturbation and loss."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -121,3 +122,23 @@ def test_fit_with_every_regularizer_and_weight_averaging_trains_and_exports(tiny
     averaged = {k.removeprefix("net."): v for k, v in best["state_dict"].items() if k.startswith("net.")}
     for name, value in net.state_dict().items():
         assert torch.allclose(value, averaged[name]), name
+
+
+def test_weight_averaging_that_has_not_started_leaves_the_trained_weights(tiny_imdb, tmp_path):
+    """An average whose first update lies beyond the run is not used: validation, the tested
+    checkpoint and the export are exactly those of the same run without the callback."""
+    from model.export import load_export
+    from train import cli_main
+
+    plain = cli_main(tiny_fit_args(tiny_imdb, tmp_path / "plain"))
+    averaged = cli_main(tiny_fit_args(
+        tiny_imdb, tmp_path / "averaged", "--trainer.callbacks+=model.weight_averaging.EMAWeights",
+        "--trainer.callbacks.update_starting_at_step", "100000",
+    ))
+    runs = [Path(cli.trainer.log_dir) for cli in (plain, averaged)]
+    metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
+    assert metrics[0] == metrics[1]
+    assert metrics[0]["test/acc"] >= 0.8  # trained weights, not the initial ones
+    nets = [load_export(run / "export")[0].state_dict() for run in runs]
+    for name, value in nets[0].items():
+        assert torch.equal(value, nets[1][name]), name
