@@ -10,7 +10,7 @@ LOAD_REQUESTS ?= 10000
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast train bench-train bench-own-data bench-tta clean archive serve stop bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
+.PHONY: help install test test-fast train bench-train bench-own-data bench-tta bench-model clean archive serve stop bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -76,3 +76,7 @@ bench-explain: install ## explanation time and convergence per integrated-gradie
 
 bench-tta: install ## time until val acc first reaches 85.1% with config/fast.yaml, and that checkpoint's test acc (JSON)
 	$(PY) scripts/bench_tta.py --dataset $(DATASET)
+
+BASELINE ?= runs/baseline_artifacts
+bench-model: install ## in-process reviews/s at batch 64, tokenization included: ARTIFACTS against BASELINE, an older export (JSON)
+	$(PY) benchmarks/model_throughput.py --baseline $(BASELINE) --export $(ARTIFACTS) --out docs/figures/model_throughput.json
