@@ -2,13 +2,14 @@
 
 import json
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.conftest import make_review, tiny_fit_args
+from tests.conftest import ROOT, SHARED_IMDB, make_review, tiny_fit_args
 from data.datamodule import ReviewDataModule
 from data.text_encoding import ConfigError
 from model.lit_module import SentimentClassifier, distillation_loss
@@ -239,3 +240,25 @@ def test_fit_with_unlabelled_reviews_trains_and_exports(tiny_imdb_with_unlabelle
                            "--data.unlabelled_split", "unsupervised", "--model.distillation_weight", "0.5"))
     metrics = json.loads((tmp_path / "imdb" / "version_0" / "metrics.json").read_text())
     assert metrics["test/acc"] >= 0.8
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_IMDB.exists(), reason="needs ../shared/imdb")
+def test_semi_supervised_stages_run_end_to_end_on_real_reviews(tmp_path):
+    """Both stage configs on a few hundred real rows (unsupervised split included), small network:
+    stage 2 reads stage 1's export as a teacher and trains on the unlabelled reviews too."""
+    from train import cli_main
+
+    small = ["--data.dataset", str(SHARED_IMDB), "--data.max_samples", "300", "--data.vocab_size", "2000",
+             "--data.max_length", "64", "--model.embedding_dim", "16", "--model.gru_hidden", "8", "--model.lstm_hidden", "8",
+             "--trainer.max_epochs", "1", "--trainer.logger.init_args.save_dir", str(tmp_path),
+             "--trainer.enable_progress_bar", "false", "--data.cache_dir", str(tmp_path / "cache")]
+    stage = lambda n: ["fit", "--config", str(ROOT / "config" / "default.yaml"),
+                       "--config", str(ROOT / "config" / "semi_supervised" / f"stage{n}.yaml")]
+    first = cli_main([*stage(1), *small])
+    export = Path(first.trainer.log_dir) / "export"
+    assert export == tmp_path / "semi" / "stage1" / "export" and (export / "network.onnx").exists()
+    second = cli_main([*stage(2), *small, "--data.teacher_exports", json.dumps([str(export)])])
+    train = second.datamodule.splits["train"]
+    assert (train.labels == -1).sum() == 300  # the unlabelled rows trained too
+    assert "test/acc" in json.loads((tmp_path / "semi" / "stage2" / "metrics.json").read_text())
