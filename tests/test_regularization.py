@@ -111,7 +111,8 @@ def test_fit_with_every_regularizer_and_weight_averaging_trains_and_exports(tiny
     cli = cli_main(tiny_fit_args(
         tiny_imdb, tmp_path, "--trainer.max_epochs", "3",
         "--model.word_dropout", "0.1", "--model.rnn_dropout", "0.2", "--model.adversarial_eps", "0.5",
-        "--trainer.callbacks+=model.weight_averaging.EMAWeights", "--trainer.callbacks.decay", "0.9",
+        # config/default.yaml's EMAWeights, here from the first step on.
+        "--trainer.callbacks.decay", "0.9", "--trainer.callbacks.update_starting_at_step", "0",
     ))
     run = cli.trainer.log_dir
     metrics = json.loads((tmp_path / "imdb" / "version_0" / "metrics.json").read_text())
@@ -130,11 +131,12 @@ def test_weight_averaging_that_has_not_started_leaves_the_trained_weights(tiny_i
     from model.export import load_export
     from train import cli_main
 
-    plain = cli_main(tiny_fit_args(tiny_imdb, tmp_path / "plain"))
+    plain = cli_main(tiny_fit_args(tiny_imdb, tmp_path / "plain", "--trainer.max_epochs", "4", "--trainer.callbacks=[]"))
     averaged = cli_main(tiny_fit_args(
-        tiny_imdb, tmp_path / "averaged", "--trainer.callbacks+=model.weight_averaging.EMAWeights",
-        "--trainer.callbacks.update_starting_at_step", "100000",
+        tiny_imdb, tmp_path / "averaged", "--trainer.max_epochs", "4", "--trainer.callbacks.update_starting_at_step", "100000",
     ))
+    assert any(type(c).__name__ == "EMAWeights" for c in averaged.trainer.callbacks)
+    assert not any(type(c).__name__ == "EMAWeights" for c in plain.trainer.callbacks)
     runs = [Path(cli.trainer.log_dir) for cli in (plain, averaged)]
     metrics = [json.loads((run / "metrics.json").read_text()) for run in runs]
     assert metrics[0] == metrics[1]
