@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import shutil
 
 import pytest
 import torch
@@ -16,19 +16,19 @@ from model.network import SentimentNet, SentimentNetConfig, class_probabilities
 from serving.answers import answers
 from train import confusion_markdown
 
-ARTIFACTS = Path(__file__).resolve().parents[1] / "model_store" / "artifacts"
-
-
 def make_net(num_classes: int) -> SentimentNet:
     torch.manual_seed(0)
     config = SentimentNetConfig(vocab_size=300, embedding_dim=8, gru_hidden=6, lstm_hidden=5, num_classes=num_classes)
     return SentimentNet(config).eval()
 
 
-def test_committed_export_without_num_classes_loads_as_two_classes():
-    saved = json.loads((ARTIFACTS / "model_config.json").read_text())
-    assert "num_classes" not in saved["network"]  # written before the field existed
-    net, encoder, config = load_export(ARTIFACTS)
+def test_export_written_before_num_classes_existed_loads_as_two_classes(tiny_export, tmp_path):
+    old = tmp_path / "old_export"
+    shutil.copytree(tiny_export, old)
+    saved = json.loads((old / "model_config.json").read_text())
+    del saved["network"]["num_classes"]  # as every export before the field existed
+    (old / "model_config.json").write_text(json.dumps(saved))
+    net, encoder, config = load_export(old)
     assert net.config.num_classes == 2 and net.head.out_features == 1
     texts = ["A wonderful, moving film.", "Dull, and far too long."]
     with torch.no_grad():
