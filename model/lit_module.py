@@ -8,7 +8,7 @@ f1 / auroc are macro averages over the classes.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Optional
 
 import lightning as L
 import torch
@@ -25,6 +25,7 @@ from torchmetrics.classification import (
 
 from data.sources import NO_LABEL
 from data.text_encoding import ConfigError
+from model.lm_module import load_encoder
 from model.network import Pooling, SentimentNet, SentimentNetConfig, class_probabilities
 from model.regularization import adversarial_perturbation, drop_words
 
@@ -49,6 +50,7 @@ class SentimentClassifier(L.LightningModule):
         rnn_dropout: float = 0.0,
         adversarial_eps: float = 0.0,
         distillation_weight: float = 0.0,
+        pretrained_encoder: Optional[str] = None,
     ) -> None:
         """
         Args:
@@ -69,6 +71,8 @@ class SentimentClassifier(L.LightningModule):
                 whose loss is added to the clean one (Miyato et al. 2017); 0 = off. About doubles step time.
             distillation_weight: share of the training loss that follows a teacher's class probabilities
                 (data.teacher) instead of the labels: (1 - w) * loss(labels) + w * loss(teacher); 0 = labels only.
+            pretrained_encoder: an encoder.pt from pretrain_lm.py: its embedding, GRU and LSTM weights
+                start a new fit (a resumed fit keeps its checkpoint's); the head starts fresh.
         """
         super().__init__()
         if lr <= 0:
@@ -101,6 +105,12 @@ class SentimentClassifier(L.LightningModule):
 
     def forward(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         return self.net(input_ids, lengths)
+
+    def setup(self, stage: str) -> None:
+        # Lightning restores a resumed fit's checkpoint after this hook, so resuming keeps the trained weights.
+        if stage == "fit" and self.hparams.pretrained_encoder:
+            copied = load_encoder(self.hparams.pretrained_encoder, self.net, self.trainer.datamodule.tokenizer_path)
+            print(f"model: {len(copied)} encoder tensors from {self.hparams.pretrained_encoder}", flush=True)
 
     def on_fit_start(self) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)

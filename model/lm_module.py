@@ -3,6 +3,8 @@
     lm = EncoderLanguageModel(vocab_size=20000)            # same sizes as the classifier
     loss = lm.training_step({"input_ids": ids, "lengths": lengths}, 0)
     copy_encoder_weights(lm.net, classifier.net)            # embedding, GRU and LSTM weights
+    save_encoder(lm.net, "encoder.pt", tokenizer_path)       # what pretrain_lm.py writes after fit
+    load_encoder("encoder.pt", classifier.net, tokenizer_path)  # model.pretrained_encoder does this
 
 It trains the very modules of a SentimentNet (`lm.net`), so its weights load into the
 classifier one to one. The forward direction predicts each next token; the backward
@@ -19,10 +21,14 @@ Batches are the classifier's (one review per row, right-padded); nothing crosses
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 import lightning as L
 import torch
 from torch import nn
 
+from data.text_encoding import ConfigError
 from model.network import SentimentNet, SentimentNetConfig, reverse_padded
 
 ENCODER_PREFIXES = ("embedding.", "gru.", "lstm.")
@@ -53,7 +59,8 @@ class EncoderLanguageModel(L.LightningModule):
             vocab_size=vocab_size, embedding_dim=embedding_dim, gru_hidden=gru_hidden, lstm_hidden=lstm_hidden,
             bidirectional=True, dropout=dropout,
         ))
-        cutoffs = [c for c in cutoffs if c < vocab_size - 1]
+        # A vocabulary smaller than the bands (a toy run) gets one split at its middle.
+        cutoffs = [c for c in cutoffs if c < vocab_size - 1] or [vocab_size // 2]
         self.forward_softmax = nn.AdaptiveLogSoftmaxWithLoss(lstm_hidden, vocab_size, cutoffs=cutoffs, div_value=2.0)
         self.backward_softmax = nn.AdaptiveLogSoftmaxWithLoss(lstm_hidden, vocab_size, cutoffs=cutoffs, div_value=2.0)
         self.state_dropout = nn.Dropout(dropout)
@@ -104,3 +111,38 @@ def copy_encoder_weights(source: SentimentNet, target: SentimentNet) -> list[str
         raise ValueError(f"pretrained encoder lacks {missing}")
     target.load_state_dict({name: source_state[name] for name in copied}, strict=False)
     return copied
+
+
+def tokenizer_digest(tokenizer_path: str | Path) -> str:
+    return hashlib.sha256(Path(tokenizer_path).read_bytes()).hexdigest()
+
+
+def save_encoder(net: SentimentNet, path: str | Path, tokenizer_path: str | Path) -> None:
+    """The encoder's weights, with the digest of the tokenizer whose ids its embedding rows follow."""
+    state = {name: tensor for name, tensor in net.state_dict().items() if name.startswith(ENCODER_PREFIXES)}
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"state_dict": state, "tokenizer_sha256": tokenizer_digest(tokenizer_path)}, path)
+
+
+def load_encoder(path: str | Path, target: SentimentNet, tokenizer_path: str | Path) -> list[str]:
+    """Load a saved encoder into a classifier's net; ConfigError when the file is missing, was
+    pretrained with another tokenizer (its embedding rows would mean other words) or has other sizes."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"model.pretrained_encoder: no such file {str(path)!r} (pretrain_lm.py writes <run>/encoder.pt)")
+    saved = torch.load(path, map_location="cpu", weights_only=True)
+    if saved.get("tokenizer_sha256") != tokenizer_digest(tokenizer_path):
+        raise ConfigError(
+            f"model.pretrained_encoder {str(path)!r} was pretrained with another tokenizer: give the language model "
+            "the classifier's data settings (dataset, vocab_size, val_fraction, seed)"
+        )
+    source = SentimentNet(target.config)
+    try:
+        missing = source.load_state_dict(saved["state_dict"], strict=False).missing_keys
+    except RuntimeError as error:
+        raise ConfigError(f"model.pretrained_encoder {str(path)!r} does not fit model.*: {error}") from None
+    missing = [name for name in missing if name.startswith(ENCODER_PREFIXES)]
+    if missing:
+        raise ConfigError(f"model.pretrained_encoder {str(path)!r} lacks {missing}")
+    return copy_encoder_weights(source, target)

@@ -45,6 +45,29 @@ def tiny_imdb(tmp_path_factory) -> Path:
     return write_hub_dataset(tmp_path_factory.mktemp("tiny_imdb"), n_train=240, n_test=80)
 
 
+@pytest.fixture()
+def tiny_imdb_with_unlabelled(tiny_imdb, tmp_path):
+    """The tiny dataset plus an `unsupervised` split of 90 reviews (label -1, as on the Hub)."""
+    import shutil
+
+    import datasets
+
+    folder = tmp_path / "with_unlabelled"
+    shutil.copytree(tiny_imdb, folder)
+    rng = random.Random(7)
+    texts = [make_review(rng, i % 2) for i in range(90)]
+    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
+    datasets.Dataset.from_dict({"text": texts, "label": [-1] * 90}, features=features).to_parquet(
+        str(folder / "plain_text" / "unsupervised-00000-of-00001.parquet"))
+    # As on the Hub: the card names the splits (file names alone only say train/test/validation).
+    (folder / "README.md").write_text(
+        "---\nconfigs:\n- config_name: plain_text\n  data_files:\n"
+        + "".join(f"  - split: {name}\n    path: plain_text/{name}-*\n" for name in ("train", "test", "unsupervised"))
+        + "  default: true\n---\n"
+    )
+    return folder
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_caches(tmp_path_factory):
     """Keep Hugging Face and our encoding caches out of the home folder and the read-only dataset."""

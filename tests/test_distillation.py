@@ -139,28 +139,6 @@ def test_fit_with_the_teacher_trains_and_exports(tiny_imdb, tmp_path):
 # -- unlabelled reviews (the semi-supervised path) -------------------------------------------
 
 
-@pytest.fixture()
-def tiny_imdb_with_unlabelled(tiny_imdb, tmp_path):
-    """The tiny dataset plus an `unsupervised` split of 90 reviews (label -1, as on the Hub)."""
-    import shutil
-
-    import datasets
-
-    folder = tmp_path / "with_unlabelled"
-    shutil.copytree(tiny_imdb, folder)
-    texts, _ = _reviews(90, seed=7)
-    features = datasets.Features({"text": datasets.Value("string"), "label": datasets.ClassLabel(names=["neg", "pos"])})
-    datasets.Dataset.from_dict({"text": texts, "label": [-1] * 90}, features=features).to_parquet(
-        str(folder / "plain_text" / "unsupervised-00000-of-00001.parquet"))
-    # As on the Hub: the card names the splits (file names alone only say train/test/validation).
-    (folder / "README.md").write_text(
-        "---\nconfigs:\n- config_name: plain_text\n  data_files:\n"
-        + "".join(f"  - split: {name}\n    path: plain_text/{name}-*\n" for name in ("train", "test", "unsupervised"))
-        + "  default: true\n---\n"
-    )
-    return folder
-
-
 def _dm(dataset, tmp_path, **overrides):
     args = dict(dataset=str(dataset), vocab_size=200, max_length=32, batch_size=8, cache_dir=str(tmp_path / "cache"),
                 teacher="ngram", teacher_folds=3)
