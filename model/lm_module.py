@@ -1,4 +1,4 @@
-"""Language-model pretraining of SentimentNet's encoder (ULMFiT-style, forward and backward).
+"""Language-model pretraining of SentimentNet's encoder as a stage of its own (ULMFiT-style).
 
     lm = EncoderLanguageModel(vocab_size=20000)            # same sizes as the classifier
     loss = lm.training_step({"input_ids": ids, "lengths": lengths}, 0)
@@ -6,17 +6,8 @@
     save_encoder(lm.net, "encoder.pt", tokenizer_path)       # what pretrain_lm.py writes after fit
     load_encoder("encoder.pt", classifier.net, tokenizer_path)  # model.pretrained_encoder does this
 
-It trains the very modules of a SentimentNet (`lm.net`), so its weights load into the
-classifier one to one. The forward direction predicts each next token; the backward
-direction, reading each review reversed, predicts each previous token.
-
-The served network stacks bidirectional layers: its forward LSTM reads the GRU's forward
-*and* backward states, and the backward GRU state at step t has already read token t+1, so a
-language model over that input would see the answer. Here each direction's LSTM sees its own
-direction's GRU states and zeros in place of the other direction's; the LSTM input weights for
-the other direction stay as initialised and are learnt when fine-tuning.
-
-Batches are the classifier's (one review per row, right-padded); nothing crosses a review's end.
+It trains the very modules of a SentimentNet (`lm.net`) under model.lm_heads' forward and
+backward heads, so its weights load into the classifier one to one.
 """
 
 from __future__ import annotations
@@ -26,10 +17,10 @@ from pathlib import Path
 
 import lightning as L
 import torch
-from torch import nn
 
 from data.text_encoding import ConfigError
-from model.network import SentimentNet, SentimentNetConfig, reverse_padded
+from model.lm_heads import LanguageModelHeads, direction_states
+from model.network import SentimentNet, SentimentNetConfig
 
 ENCODER_PREFIXES = ("embedding.", "gru.", "lstm.")
 
@@ -50,8 +41,7 @@ class EncoderLanguageModel(L.LightningModule):
             vocab_size, embedding_dim, gru_hidden, lstm_hidden: as the classifier's (model.*), so weights transfer.
             dropout: on the embeddings and on the states fed to the softmax.
             lr: Adam learning rate.
-            cutoffs: word-frequency bands of the adaptive softmax; ids are in frequency order,
-                so the frequent words get the full-width head and rare ones cheaper tails.
+            cutoffs: word-frequency bands of the adaptive softmax (model.lm_heads).
         """
         super().__init__()
         self.save_hyperparameters()
@@ -59,33 +49,13 @@ class EncoderLanguageModel(L.LightningModule):
             vocab_size=vocab_size, embedding_dim=embedding_dim, gru_hidden=gru_hidden, lstm_hidden=lstm_hidden,
             bidirectional=True, dropout=dropout,
         ))
-        # A vocabulary smaller than the bands (a toy run) gets one split at its middle.
-        cutoffs = [c for c in cutoffs if c < vocab_size - 1] or [vocab_size // 2]
-        self.forward_softmax = nn.AdaptiveLogSoftmaxWithLoss(lstm_hidden, vocab_size, cutoffs=cutoffs, div_value=2.0)
-        self.backward_softmax = nn.AdaptiveLogSoftmaxWithLoss(lstm_hidden, vocab_size, cutoffs=cutoffs, div_value=2.0)
-        self.state_dropout = nn.Dropout(dropout)
+        self.heads = LanguageModelHeads(vocab_size, lstm_hidden, dropout, cutoffs)
 
     def direction_states(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """LSTM states (batch, time, lstm_hidden) of the forward direction, and of the backward one
-        in reading order reversed back (state at t has read tokens t..end only)."""
-        net = self.net
-        embedded = net.embedding_dropout(net.embedding(input_ids))
-        forward_gru, _ = net.gru.forward_rnn(embedded)
-        backward_gru, _ = net.gru.backward_rnn(reverse_padded(embedded, lengths))  # in reversed order
-        zeros = torch.zeros_like(forward_gru)
-        forward_states, _ = net.lstm.forward_rnn(torch.cat([forward_gru, zeros], dim=-1))
-        backward_states, _ = net.lstm.backward_rnn(torch.cat([zeros, backward_gru], dim=-1))
-        return forward_states, reverse_padded(backward_states, lengths)
+        return direction_states(self.net, input_ids, lengths)
 
     def lm_loss(self, input_ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Mean negative log-likelihood per predicted token, both directions together."""
-        forward_states, backward_states = self.direction_states(input_ids, lengths)
-        steps = torch.arange(input_ids.size(1), device=input_ids.device)[None, :]
-        has_next = steps < (lengths.to(input_ids.device)[:, None] - 1)  # positions 0..len-2 predict t+1
-        forward = self.forward_softmax(self.state_dropout(forward_states[:, :-1][has_next[:, :-1]]), input_ids[:, 1:][has_next[:, :-1]])
-        # The backward state at t+1 (it has read t+1..end) predicts token t.
-        backward = self.backward_softmax(self.state_dropout(backward_states[:, 1:][has_next[:, :-1]]), input_ids[:, :-1][has_next[:, :-1]])
-        return (forward.loss + backward.loss) / 2
+        return self.heads.loss(self.net, input_ids, lengths)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         loss = self.lm_loss(batch["input_ids"], batch["lengths"])
