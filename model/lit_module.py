@@ -25,7 +25,6 @@ from torchmetrics.classification import (
 
 from data.sources import NO_LABEL
 from data.text_encoding import ConfigError
-from model.lm_heads import LanguageModelHeads
 from model.lm_module import load_encoder
 from model.network import Pooling, SentimentNet, SentimentNetConfig, class_probabilities
 from model.regularization import adversarial_perturbation, drop_words
@@ -52,7 +51,6 @@ class SentimentClassifier(L.LightningModule):
         adversarial_eps: float = 0.0,
         distillation_weight: float = 0.0,
         pretrained_encoder: Optional[str] = None,
-        lm_epochs: int = 0,
     ) -> None:
         """
         Args:
@@ -75,9 +73,6 @@ class SentimentClassifier(L.LightningModule):
                 (data.teacher) instead of the labels: (1 - w) * loss(labels) + w * loss(teacher); 0 = labels only.
             pretrained_encoder: an encoder.pt from pretrain_lm.py: its embedding, GRU and LSTM weights
                 start a new fit (a resumed fit keeps its checkpoint's); the head starts fresh.
-            lm_epochs: the first epochs of fit train the encoder as forward and backward language
-                models (model.lm_heads) on the training batches' text, unlabelled rows included, and
-                leave the head alone; the classifier's epochs follow. trainer.max_epochs counts them.
         """
         super().__init__()
         if lr <= 0:
@@ -88,10 +83,6 @@ class SentimentClassifier(L.LightningModule):
             raise ConfigError(f"model.word_dropout must be in [0, 1), got {word_dropout!r}")
         if adversarial_eps < 0:
             raise ConfigError(f"model.adversarial_eps must be >= 0, got {adversarial_eps!r}")
-        if not isinstance(lm_epochs, int) or lm_epochs < 0:
-            raise ConfigError(f"model.lm_epochs must be an integer >= 0, got {lm_epochs!r}")
-        if lm_epochs and not bidirectional:
-            raise ConfigError("model.lm_epochs needs model.bidirectional: true (a forward and a backward language model)")
         if not 0.0 <= distillation_weight <= 1.0:
             raise ConfigError(f"model.distillation_weight must be in [0, 1], got {distillation_weight!r}")
         self.save_hyperparameters()
@@ -104,8 +95,6 @@ class SentimentClassifier(L.LightningModule):
         except ValueError as error:
             raise ConfigError(str(error)) from None
         self.net = SentimentNet(self.net_config)
-        # Language-model heads exist only for lm_epochs; they are not part of the served net.
-        self.lm_heads = LanguageModelHeads(vocab_size, lstm_hidden, dropout=0.1) if lm_epochs else None
         metrics = MetricCollection(classification_metrics(num_classes))
         self.train_acc = classification_metrics(num_classes)["acc"]
         self.val_metrics = metrics.clone(prefix="val/")
@@ -176,23 +165,7 @@ class SentimentClassifier(L.LightningModule):
         self.log("train/loss", loss, prog_bar=True, batch_size=labels.numel())
         return loss, class_probabilities(logits.detach())
 
-    def on_train_epoch_start(self) -> None:
-        if self.lm_heads is not None and self.current_epoch == self.hparams.lm_epochs:
-            # The classifier starts with fresh Adam moments: the language model's second moments
-            # would otherwise scale the encoder's first classifier steps down.
-            self.optimizers().optimizer.state.clear()
-
-    def in_lm_epochs(self) -> bool:
-        return self.lm_heads is not None and self.current_epoch < self.hparams.lm_epochs
-
-    def _lm_step(self, batch: dict, stage: str) -> torch.Tensor:
-        loss = self.lm_heads.loss(self.net, batch["input_ids"], batch["lengths"])
-        self.log(f"{stage}/lm_loss", loss, prog_bar=True, batch_size=batch["input_ids"].size(0))
-        return loss
-
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
-        if self.in_lm_epochs():
-            return self._lm_step(batch, "train")
         loss, probabilities = self._step(batch, "train")
         labelled = batch["labels"] != NO_LABEL
         if labelled.any():
@@ -201,8 +174,6 @@ class SentimentClassifier(L.LightningModule):
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        if self.in_lm_epochs():
-            self._lm_step(batch, "val")
         _, probabilities = self._step(batch, "val")
         self.val_metrics.update(self._metric_input(probabilities), batch["labels"])
         self.log_dict(self.val_metrics, batch_size=batch["labels"].numel(), prog_bar=True)

@@ -11,8 +11,7 @@ direction's LSTM sees its own direction's GRU states and zeros in place of the o
 the LSTM input weights for the other direction keep their values and are learnt by the classifier.
 
 Batches are the classifier's (one review per row, right-padded); nothing crosses a review's end.
-Used by model.lm_module.EncoderLanguageModel (a pretraining stage) and by the classifier's own
-language-model epochs (model.lm_epochs).
+Used by model.lm_module.EncoderLanguageModel, the pretraining stage (pretrain_lm.py).
 """
 
 from __future__ import annotations

@@ -148,39 +148,3 @@ def test_lm_stage_pretrains_on_real_and_unlabelled_reviews(tmp_path):
                         "--trainer.max_epochs", "1", "--model.pretrained_encoder", str(tmp_path / "semi" / "stage0" / "encoder.pt")])
     assert "test/acc" in json.loads((Path(classifier.trainer.log_dir) / "metrics.json").read_text())
 
-
-def test_lm_epochs_train_the_encoder_as_a_language_model_first_and_leave_the_head_for_later(tiny_imdb, tmp_path):
-    import lightning as L
-
-    from model.lit_module import SentimentClassifier
-
-    class Snapshots(L.Callback):
-        def __init__(self):
-            self.heads, self.embeddings = [], []
-
-        def on_train_batch_start(self, trainer, module, batch, batch_idx):
-            if trainer.current_epoch == 1 and batch_idx == 0:
-                self.adam_state_at_classifier_start = len(trainer.optimizers[0].state)
-
-        def on_train_epoch_end(self, trainer, module):
-            self.heads.append(module.net.head.weight.detach().clone())
-            self.embeddings.append(module.net.embedding.weight.detach().clone())
-
-    dm = ReviewDataModule(str(tiny_imdb), cache_dir=str(tmp_path / "cache"), **DATA)
-    torch.manual_seed(0)
-    model = SentimentClassifier(vocab_size=200, embedding_dim=16, gru_hidden=8, lstm_hidden=8, lr=0.02, lm_epochs=1)
-    head_at_start = model.net.head.weight.detach().clone()
-    embedding_at_start = model.net.embedding.weight.detach().clone()
-    snapshots = Snapshots()
-    trainer = L.Trainer(max_epochs=5, callbacks=[snapshots], logger=False, enable_checkpointing=False,
-                        enable_progress_bar=False, enable_model_summary=False, num_sanity_val_steps=0)
-    trainer.fit(model, datamodule=dm)
-    assert torch.equal(snapshots.heads[0], head_at_start)  # the language-model epoch leaves the head alone
-    assert not torch.equal(snapshots.embeddings[0], embedding_at_start)  # and trains the encoder
-    assert not torch.equal(snapshots.heads[-1], head_at_start)  # the classifier's epochs train the head
-    assert snapshots.adam_state_at_classifier_start == 0  # with fresh Adam moments
-    assert trainer.callback_metrics["val/acc"] >= 0.7  # chance is 0.5
-    with pytest.raises(ConfigError, match="model.lm_epochs"):
-        SentimentClassifier(vocab_size=200, lm_epochs=-1)
-    with pytest.raises(ConfigError, match="bidirectional"):
-        SentimentClassifier(vocab_size=200, lm_epochs=1, bidirectional=False)
