@@ -14,7 +14,6 @@ to `<log_dir>/encoder.pt`, which `model.pretrained_encoder` loads into a classif
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from lightning.pytorch.cli import LightningCLI
@@ -22,22 +21,13 @@ from lightning.pytorch.cli import LightningCLI
 from data.lm_datamodule import LanguageModelDataModule
 from data.text_encoding import ConfigError, check_encoding_args
 from model.lm_module import EncoderLanguageModel, save_encoder
-from train import BestAndLastCheckpoint, SentimentCLI
+from train import SentimentCLI, add_checkpoint_arguments, run_cli
 
 
 class LanguageModelCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="parse")
-        parser.add_lightning_class_args(BestAndLastCheckpoint, "checkpoint")
-        parser.set_defaults(
-            {
-                "checkpoint.monitor": "val/lm_loss",
-                "checkpoint.mode": "min",
-                "checkpoint.save_last": True,
-                "checkpoint.filename": "epoch{epoch:02d}-val_lm_loss{val/lm_loss:.4f}",
-                "checkpoint.auto_insert_metric_name": False,
-            }
-        )
+        add_checkpoint_arguments(parser, monitor="val/lm_loss", mode="min")
 
     def before_instantiate_classes(self) -> None:
         config = self.config[self.config.subcommand]
@@ -59,17 +49,7 @@ class LanguageModelCLI(LightningCLI):
 
 
 def cli_main(args: list[str] | None = None) -> LanguageModelCLI:
-    try:
-        return LanguageModelCLI(
-            EncoderLanguageModel,
-            LanguageModelDataModule,
-            args=args,
-            save_config_kwargs={"overwrite": True},
-            trainer_defaults={"num_sanity_val_steps": 0},
-        )
-    except ConfigError as error:
-        print(f"pretrain_lm.py: error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return run_cli(LanguageModelCLI, EncoderLanguageModel, LanguageModelDataModule, "pretrain_lm.py", args)
 
 
 if __name__ == "__main__":

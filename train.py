@@ -57,22 +57,27 @@ class BestAndLastCheckpoint(ModelCheckpoint):
             self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
 
 
+def add_checkpoint_arguments(parser, monitor: str, mode: str) -> None:
+    """`checkpoint.*`: BestAndLastCheckpoint keeping the best epoch by `monitor` and the last one."""
+    parser.add_lightning_class_args(BestAndLastCheckpoint, "checkpoint")
+    parser.set_defaults(
+        {
+            "checkpoint.monitor": monitor,
+            "checkpoint.mode": mode,
+            "checkpoint.save_last": True,
+            "checkpoint.filename": "epoch{epoch:02d}-" + monitor.replace("/", "_") + "{" + monitor + ":.4f}",
+            "checkpoint.auto_insert_metric_name": False,
+        }
+    )
+
+
 class SentimentCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The tokenizer's vocabulary size is the embedding's row count: typed once, under data.
         parser.link_arguments("data.vocab_size", "model.vocab_size", apply_on="parse")
         # The class count is a fact of the data: the data module reads the labels, the head follows.
         parser.link_arguments("data.num_classes", "model.num_classes", apply_on="instantiate")
-        parser.add_lightning_class_args(BestAndLastCheckpoint, "checkpoint")
-        parser.set_defaults(
-            {
-                "checkpoint.monitor": "val/acc",
-                "checkpoint.mode": "max",
-                "checkpoint.save_last": True,
-                "checkpoint.filename": "epoch{epoch:02d}-val_acc{val/acc:.4f}",
-                "checkpoint.auto_insert_metric_name": False,
-            }
-        )
+        add_checkpoint_arguments(parser, monitor="val/acc", mode="max")
         parser.add_argument("--export_dtype", type=Literal["float32", "float16"], default="float32", help="dtype of the weights in export/")
 
     def before_instantiate_classes(self) -> None:
@@ -153,19 +158,24 @@ def confusion_markdown(labels: torch.Tensor, predicted: torch.Tensor, class_name
     return "\n".join(lines)
 
 
-def cli_main(args: list[str] | None = None) -> SentimentCLI:
+def run_cli(cli_class: type[LightningCLI], model_class, datamodule_class, program: str, args: list[str] | None = None):
+    """Build and run a LightningCLI; a bad config or data file ends in one `<program>: error: ...` line, exit 2."""
     try:
-        return SentimentCLI(
-            SentimentClassifier,
-            ReviewDataModule,
+        return cli_class(
+            model_class,
+            datamodule_class,
             args=args,
             save_config_kwargs={"overwrite": True},
             trainer_defaults={"num_sanity_val_steps": 0},
         )
     except ConfigError as error:
         # Bad config or data: one clear line naming the field, not a traceback.
-        print(f"train.py: error: {error}", file=sys.stderr)
+        print(f"{program}: error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def cli_main(args: list[str] | None = None) -> SentimentCLI:
+    return run_cli(SentimentCLI, SentimentClassifier, ReviewDataModule, "train.py", args)
 
 
 if __name__ == "__main__":
