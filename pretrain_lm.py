@@ -1,7 +1,7 @@
 """Pretrain the classifier's encoder as forward and backward language models (LightningCLI).
 
-    python pretrain_lm.py fit --config config/semi_supervised/stage0_lm.yaml --data.dataset ../shared/imdb
-    python pretrain_lm.py fit --config config/semi_supervised/stage0_lm.yaml --data.dataset ../shared/imdb --ckpt_path last
+    python pretrain_lm.py fit --config config/semi_supervised/pretrain_lm.yaml --data.dataset ../shared/imdb
+    python pretrain_lm.py fit --config config/semi_supervised/pretrain_lm.yaml --data.dataset ../shared/imdb --ckpt_path last
 
 The model is model.lm_module.EncoderLanguageModel (the served network's embedding, GRU and LSTM
 under two adaptive softmaxes), the data data.lm_datamodule.LanguageModelDataModule (the training
@@ -9,7 +9,7 @@ rows' text plus an unlabelled split, tokenized as the classifier's). TensorBoard
 and validation perplexity. After fit, the weights of the best epoch (lowest validation LM loss) go
 to `<log_dir>/encoder.pt`, which `model.pretrained_encoder` loads into a classifier:
 
-    python train.py fit --config config/default.yaml --model.pretrained_encoder runs/semi/stage0/encoder.pt ...
+    python train.py fit --config config/default.yaml --model.pretrained_encoder runs/semi/pretrain_lm/encoder.pt ...
 """
 
 from __future__ import annotations

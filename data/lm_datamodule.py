@@ -1,6 +1,6 @@
 """Text for language-model pretraining of the encoder: the training rows plus an unlabelled split.
 
-    dm = LanguageModelDataModule(dataset="../shared/imdb", unlabelled_split="unsupervised", vocab_size=30000)
+    dm = LanguageModelDataModule(dataset="../shared/imdb", lm_unlabelled_split="unsupervised", vocab_size=30000)
     dm.prepare_data(); dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))   # {"input_ids", "lengths", "labels"}; labels unused
 

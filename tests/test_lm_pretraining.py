@@ -76,7 +76,7 @@ def test_a_saved_encoder_loads_into_a_classifier_and_checks_tokenizer_and_sizes(
 
 def _pretrain_args(dataset: Path, run_dir: Path, *extra: str) -> list[str]:
     return [
-        "fit", "--config", str(ROOT / "config" / "semi_supervised" / "stage0_lm.yaml"),
+        "fit", "--config", str(ROOT / "config" / "semi_supervised" / "pretrain_lm.yaml"),
         "--data.dataset", str(dataset), "--data.vocab_size", "200", "--data.max_length", "48", "--data.batch_size", "16",
         "--model.embedding_dim", "16", "--model.gru_hidden", "8", "--model.lstm_hidden", "8",
         "--trainer.logger.init_args.save_dir", str(run_dir), "--trainer.val_check_interval", "1.0",
@@ -91,10 +91,10 @@ def test_pretrain_lm_writes_an_encoder_that_starts_the_classifier_and_a_resume_k
     from train import cli_main as train
 
     pretrain(_pretrain_args(tiny_imdb_with_unlabelled, tmp_path, "--trainer.max_epochs", "2"))
-    encoder_file = tmp_path / "semi" / "stage0" / "encoder.pt"
+    encoder_file = tmp_path / "semi" / "pretrain_lm" / "encoder.pt"
     assert encoder_file.exists()
     pretrained = torch.load(encoder_file, weights_only=True)["state_dict"]
-    events = list((tmp_path / "semi" / "stage0").glob("events.out.tfevents.*"))
+    events = list((tmp_path / "semi" / "pretrain_lm").glob("events.out.tfevents.*"))
     assert events  # TensorBoard: train/lm_loss, val/lm_loss, val/perplexity
 
     # A learning rate too small to move the weights: the fitted encoder is the pretrained one.
@@ -130,7 +130,7 @@ def test_an_encoder_from_another_tokenizer_stops_train_py_with_one_line(tiny_imd
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED_IMDB.exists(), reason="needs ../shared/imdb")
 def test_lm_stage_pretrains_on_real_and_unlabelled_reviews(tmp_path):
-    """stage0_lm.yaml on a few hundred rows of each split (unsupervised included), small network:
+    """pretrain_lm.yaml on a few hundred rows of each split (unsupervised included), small network:
     the LM loss falls and its encoder starts a classifier that trains and tests."""
     from pretrain_lm import cli_main as pretrain
     from train import cli_main as train
@@ -139,12 +139,12 @@ def test_lm_stage_pretrains_on_real_and_unlabelled_reviews(tmp_path):
              "--data.max_length", "64", "--trainer.logger.init_args.save_dir", str(tmp_path),
              "--trainer.enable_progress_bar", "false", "--data.cache_dir", str(tmp_path / "cache")]
     sizes = ["--model.embedding_dim", "16", "--model.gru_hidden", "8", "--model.lstm_hidden", "8"]
-    lm = pretrain(["fit", "--config", str(ROOT / "config" / "semi_supervised" / "stage0_lm.yaml"), *small, *sizes,
+    lm = pretrain(["fit", "--config", str(ROOT / "config" / "semi_supervised" / "pretrain_lm.yaml"), *small, *sizes,
                    "--trainer.max_epochs", "2"])
     assert len(lm.datamodule.splits["train"]) == 270 + 300  # training rows (val held out) + unlabelled
     losses = [float(v) for k, v in lm.trainer.callback_metrics.items() if k == "val/lm_loss"]
     assert losses and losses[0] < 7.6  # below uniform over 2,000 words (ln 2000 = 7.6)
     classifier = train(["fit", "--config", str(ROOT / "config" / "default.yaml"), *small, *sizes,
-                        "--trainer.max_epochs", "1", "--model.pretrained_encoder", str(tmp_path / "semi" / "stage0" / "encoder.pt")])
+                        "--trainer.max_epochs", "1", "--model.pretrained_encoder", str(tmp_path / "semi" / "pretrain_lm" / "encoder.pt")])
     assert "test/acc" in json.loads((Path(classifier.trainer.log_dir) / "metrics.json").read_text())
 
