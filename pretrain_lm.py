@@ -21,7 +21,7 @@ from lightning.pytorch.cli import LightningCLI
 from data.lm_datamodule import LanguageModelDataModule
 from data.text_encoding import ConfigError, check_encoding_args
 from model.lm_module import EncoderLanguageModel, save_encoder
-from train import SentimentCLI, add_checkpoint_arguments, run_cli
+from train import add_checkpoint_arguments, continue_last_run, run_cli
 
 
 class LanguageModelCLI(LightningCLI):
@@ -35,7 +35,7 @@ class LanguageModelCLI(LightningCLI):
         if self.config.subcommand != "fit":
             raise ConfigError("pretrain_lm.py runs `fit` only")
         if config.ckpt_path == "last":
-            SentimentCLI._continue_last_run(config)
+            continue_last_run(config)
 
     def after_fit(self) -> None:
         trainer = self.trainer

@@ -71,6 +71,18 @@ def add_checkpoint_arguments(parser, monitor: str, mode: str) -> None:
     )
 
 
+def continue_last_run(config) -> None:
+    """`fit --ckpt_path last` continues the newest run that has a last.ckpt, in its own log folder."""
+    logger = config.trainer.logger
+    init_args = getattr(logger, "init_args", None)
+    if init_args is None or init_args.get("version") is not None or "save_dir" not in init_args:
+        return
+    run_root = Path(init_args.save_dir) / (init_args.get("name") or "")
+    candidates = sorted(run_root.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+    if candidates:
+        init_args.version = candidates[-1].parent.parent.name
+
+
 class SentimentCLI(LightningCLI):
     def add_arguments_to_parser(self, parser) -> None:
         # The tokenizer's vocabulary size is the embedding's row count: typed once, under data.
@@ -86,19 +98,7 @@ class SentimentCLI(LightningCLI):
         # so an error names data.vocab_size rather than the linked model.vocab_size.
         check_encoding_args(config.data.vocab_size, config.data.max_length, config.data.truncation)
         if self.config.subcommand == "fit" and config.ckpt_path == "last":
-            self._continue_last_run(config)
-
-    @staticmethod
-    def _continue_last_run(config) -> None:
-        """`fit --ckpt_path last` continues the newest run that has a last.ckpt, in its own log folder."""
-        logger = config.trainer.logger
-        init_args = getattr(logger, "init_args", None)
-        if init_args is None or init_args.get("version") is not None or "save_dir" not in init_args:
-            return
-        run_root = Path(init_args.save_dir) / (init_args.get("name") or "")
-        candidates = sorted(run_root.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
-        if candidates:
-            init_args.version = candidates[-1].parent.parent.name
+            continue_last_run(config)
 
     def after_fit(self) -> None:
         trainer = self.trainer

@@ -296,11 +296,15 @@ class ReviewDataModule(L.LightningDataModule):
         return teacher_targets(train, self.cache_dir, folds=self.teacher_folds, seed=self.source.seed)
 
     def _unlabelled(self, train: LabelledSplit, tokenizer_path: Path):
-        """The unlabelled rows encoded (label -1: no label) and their teacher targets."""
-        texts = load_unlabelled_texts(self.source, self.unlabelled_split)
+        """The unlabelled rows encoded and their teacher targets."""
+        texts, encoded = self._encode_unlabelled(self.unlabelled_split, tokenizer_path)
+        return encoded, unlabelled_targets(train, texts, self.cache_dir, self.teacher_exports)
+
+    def _encode_unlabelled(self, split_name: str, tokenizer_path: Path):
+        """(texts, encoded rows) of a split without labels; each row's label is NO_LABEL (-1)."""
+        texts = load_unlabelled_texts(self.source, split_name)
         split = LabelledSplit(texts, np.full(len(texts), NO_LABEL, dtype=np.int64))
-        targets = unlabelled_targets(train, texts, self.cache_dir, self.teacher_exports)
-        return self._encode("unlabelled", split, tokenizer_path), targets
+        return texts, self._encode("unlabelled", split, tokenizer_path)
 
     def _tokenizer(self, train: LabelledSplit) -> Path:
         path = self.cache_dir / "tokenizers" / f"tokenizer-{_digest(train.texts._fingerprint, self.vocab_size)}.json"

@@ -13,13 +13,9 @@ the language model's targets are the reviews' own next (and previous) words.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Optional
 
-import numpy as np
-
 from data.datamodule import EncodedReviews, ReviewDataModule
-from data.sources import NO_LABEL, LabelledSplit, load_unlabelled_texts
 from data.text_encoding import ConfigError
 
 
@@ -43,7 +39,7 @@ class LanguageModelDataModule(ReviewDataModule):
         super().prepare_data()
         if self.lm_unlabelled_split is not None:
             labelled = self._labelled_splits()
-            self._unlabelled_text(self._tokenizer(labelled.train))
+            self._encode_unlabelled(self.lm_unlabelled_split, self._tokenizer(labelled.train))
 
     def setup(self, stage: Optional[str] = None) -> None:
         if stage in ("test", "predict"):
@@ -53,11 +49,7 @@ class LanguageModelDataModule(ReviewDataModule):
         if extend:
             import datasets
 
-            extra = self._unlabelled_text(self.tokenizer_path)
+            _, extra = self._encode_unlabelled(self.lm_unlabelled_split, self.tokenizer_path)
             train = self.splits["train"].encoded
             self.splits["train"] = EncodedReviews(datasets.concatenate_datasets([train, extra]))
 
-    def _unlabelled_text(self, tokenizer_path: Path):
-        texts = load_unlabelled_texts(self.source, self.lm_unlabelled_split)
-        split = LabelledSplit(texts, np.full(len(texts), NO_LABEL, dtype=np.int64))
-        return self._encode("unlabelled", split, tokenizer_path)
