@@ -8,7 +8,7 @@
     python train.py fit --config config/default.yaml --trainer.accelerator cpu --trainer.devices 2 --trainer.strategy ddp
     python train.py fit --print_config > my.yaml
 
-After `fit`, the best checkpoint (by val/acc) is tested; after `fit` or `test`
+After `fit`, the best checkpoint (by val/acc; the last one with `--data.val_fraction 0`) is tested; after `fit` or `test`
 the run folder (`<log_dir>`) receives `metrics.json` and `export/`: what
 serving needs (network.pt, network.onnx, tokenizer.json, model_config.json with the label
 names); network.onnx is checked against PyTorch on 1,000 test reviews when it is written.
@@ -36,11 +36,19 @@ from serving.answers import chosen_classes
 
 
 class BestAndLastCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint whose last.ckpt follows every epoch.
+    """ModelCheckpoint whose last.ckpt follows every epoch, and that keeps the newest epoch when nothing validates.
 
     Lightning 2.6 rewrites last.ckpt only when it also saved a top-k checkpoint, so after an
     epoch that did not improve, `--ckpt_path last` would silently go back to the best epoch.
+    With no validation rows (`--data.val_fraction 0`) there is no metric to rank epochs by:
+    the "best" checkpoint is then the newest, so fit tests and exports the last epoch.
     """
+
+    def setup(self, trainer, pl_module, stage: str) -> None:
+        if stage == "fit" and self.monitor is not None and not getattr(trainer.datamodule, "has_validation", True):
+            self.monitor = None
+            self.filename = "epoch{epoch:02d}"
+        super().setup(trainer, pl_module, stage)
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         super().on_train_epoch_end(trainer, pl_module)

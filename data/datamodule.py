@@ -136,7 +136,8 @@ class ReviewDataModule(L.LightningDataModule):
             truncation: which tokens of a longer review to keep: head, tail or head+tail.
             batch_size: reviews per batch (per device under DDP).
             val_fraction: share of the training rows held out, stratified by label, for validation
-                (unless the dataset has a `validation` split).
+                (unless the dataset has a `validation` split). 0: every training row trains and
+                nothing validates; fit keeps, tests and exports the last epoch.
             test_fraction: share of the rows held out, stratified by label, for testing when the
                 dataset has no `test` split (a single file, say).
             empty_texts: a row whose text is empty, only whitespace or null: `refuse` stops with the
@@ -212,6 +213,11 @@ class ReviewDataModule(L.LightningDataModule):
     def num_classes(self) -> int:
         return len(self.class_names)
 
+    @property
+    def has_validation(self) -> bool:
+        """Whether there are validation rows (known once `setup` has read the data)."""
+        return len(self.splits["val"]) > 0 if "val" in self.splits else len(self._labelled_splits().val) > 0
+
     # -- one-time work (rank 0) ------------------------------------------------------------
 
     def prepare_data(self) -> None:
@@ -235,6 +241,8 @@ class ReviewDataModule(L.LightningDataModule):
         if not wanted:
             return
         labelled = self._labelled_splits()
+        if stage == "validate" and not len(labelled.val):
+            raise ConfigError("validate needs validation rows, but data.val_fraction is 0 and the dataset has no validation split")
         self.tokenizer_path = self._tokenizer(labelled.train)
         for name in wanted:
             split = getattr(labelled, name)
@@ -255,8 +263,9 @@ class ReviewDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", shuffle=True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("val", shuffle=False)
+    def val_dataloader(self) -> DataLoader | list:
+        # No validation rows (data.val_fraction 0): an empty list tells Lightning to skip validation.
+        return self._loader("val", shuffle=False) if len(self.splits["val"]) else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
@@ -336,6 +345,8 @@ class ReviewDataModule(L.LightningDataModule):
             ids = encoder.encode_ids(batch["text"])
             return {"input_ids": ids, "length": [len(x) for x in ids], "label": labels[indices]}
 
+        if not len(split):  # map() on no rows would drop the columns (data.val_fraction 0: no validation rows)
+            return datasets.Dataset.from_dict({name: [] for name in features}, features=features)
         return split.texts.map(
             encode, batched=True, batch_size=ENCODE_BATCH_ROWS, with_indices=True, remove_columns=["text"],
             features=features, cache_file_name=str(cache_file), load_from_cache_file=True,

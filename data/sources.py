@@ -154,7 +154,9 @@ def load_labelled_splits(spec: SourceSpec) -> LabelledSplits:
         rows["train"], rows["test"], labels["train"], labels["test"] = _stratified_split(
             rows["train"], labels["train"], spec.test_fraction, rng, "data.test_fraction"
         )
-    if "val" not in given:
+    if "val" not in given and spec.val_fraction == 0:
+        rows["val"], labels["val"] = rows["train"][:0], labels["train"][:0]
+    elif "val" not in given:
         rows["train"], rows["val"], labels["train"], labels["val"] = _stratified_split(
             rows["train"], labels["train"], spec.val_fraction, rng, "data.val_fraction"
         )
@@ -188,9 +190,13 @@ def load_unlabelled_texts(spec: SourceSpec, split_name: str):
 
 
 def check_fractions(test_fraction: float, val_fraction: float) -> None:
-    for field, value in (("data.test_fraction", test_fraction), ("data.val_fraction", val_fraction)):
-        if not isinstance(value, (int, float)) or not 0.0 < value < 1.0:
-            raise ConfigError(f"{field} must be in (0, 1), got {value!r}")
+    """test_fraction in (0, 1); val_fraction in [0, 1): 0 trains on every training row, without validation."""
+    if not isinstance(test_fraction, (int, float)) or not 0.0 < test_fraction < 1.0:
+        raise ConfigError(f"data.test_fraction must be in (0, 1), got {test_fraction!r}")
+    if not isinstance(val_fraction, (int, float)) or not 0.0 <= val_fraction < 1.0:
+        raise ConfigError(
+            f"data.val_fraction must be in [0, 1) (0: no validation, every training row trains), got {val_fraction!r}"
+        )
 
 
 def display_names(names: Sequence[str], label_names: LabelNames) -> list[str]:
