@@ -1,0 +1,21 @@
+"""scripts/compare_teachers.py on the tiny data: members alone and averaged, on validation and test."""
+
+import pytest
+
+from scripts.compare_teachers import main
+
+
+def test_members_and_their_average_are_scored_on_both_splits(tiny_imdb, tiny_run, capsys):
+    report = main(["--dataset", str(tiny_imdb), "--member", "ngram", "--member", f"net={tiny_run / 'export'}",
+                   "--average", "ngram+net"])
+    assert set(report) == {"ngram", "net", "ngram+net"}
+    assert all(set(scores) == {"val", "test"} for scores in report.values())
+    assert report["ngram"]["val"] >= 0.9 and report["net"]["test"] >= 0.8  # cue words: both learn them
+    assert '"ngram+net"' in capsys.readouterr().out
+
+
+def test_an_average_of_unknown_members_is_refused(tiny_imdb, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dataset", str(tiny_imdb), "--member", "ngram", "--average", "ngram+other"])
+    assert exit_info.value.code == 2
+    assert "other" in capsys.readouterr().err
