@@ -215,8 +215,8 @@ class ReviewDataModule(L.LightningDataModule):
 
     @property
     def has_validation(self) -> bool:
-        """Whether there are validation rows (known once `setup` has read the data)."""
-        return len(self.splits["val"]) > 0 if "val" in self.splits else len(self._labelled_splits().val) > 0
+        """Whether `setup("fit")` found validation rows (`data.val_fraction 0` leaves none)."""
+        return len(self.splits.get("val", ())) > 0
 
     # -- one-time work (rank 0) ------------------------------------------------------------
 
@@ -265,7 +265,7 @@ class ReviewDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list:
         # No validation rows (data.val_fraction 0): an empty list tells Lightning to skip validation.
-        return self._loader("val", shuffle=False) if len(self.splits["val"]) else []
+        return self._loader("val", shuffle=False) if self.has_validation else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
