@@ -50,6 +50,8 @@ def main(argv: list[str] | None = None) -> dict:
 
     names = [spec.split("=", 1)[0] for spec in args.member]
     unknown = {name for combo in args.average for name in combo.split("+")} - set(names)
+    if not 0 < args.val_fraction < 1:
+        parser.error(f"--val-fraction must be in (0, 1): teachers are chosen on the validation split, got {args.val_fraction}")
     if unknown or any(spec != "ngram" and "=" not in spec for spec in args.member):
         parser.error(f"--member must be ngram or NAME=FOLDER, and --average may only name members (unknown: {sorted(unknown)})")
     splits = load_labelled_splits(SourceSpec(args.dataset, val_fraction=args.val_fraction, seed=args.seed))

@@ -19,3 +19,10 @@ def test_an_average_of_unknown_members_is_refused(tiny_imdb, capsys):
         main(["--dataset", str(tiny_imdb), "--member", "ngram", "--average", "ngram+other"])
     assert exit_info.value.code == 2
     assert "other" in capsys.readouterr().err
+
+
+def test_no_validation_split_is_refused(tiny_imdb, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--dataset", str(tiny_imdb), "--member", "ngram", "--val-fraction", "0"])
+    assert exit_info.value.code == 2
+    assert "--val-fraction must be in (0, 1)" in capsys.readouterr().err
