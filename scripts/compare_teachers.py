@@ -20,9 +20,8 @@ import numpy as np
 SCORE_ROWS = 256  # reviews per call to an export
 
 
-def member_probabilities(spec: str, splits) -> dict[str, np.ndarray]:
-    """{"val": (N, classes), "test": (N, classes)} for one member."""
-    texts = {name: list(getattr(splits, name).texts["text"]) for name in ("val", "test")}
+def member_probabilities(spec: str, splits, texts: dict[str, list[str]]) -> dict[str, np.ndarray]:
+    """{"val": (N, classes), "test": (N, classes)} for one member; `texts` holds those splits' reviews."""
     if spec == "ngram":
         from model.ngram_teacher import NgramTeacher
 
@@ -55,7 +54,8 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown or any(spec != "ngram" and "=" not in spec for spec in args.member):
         parser.error(f"--member must be ngram or NAME=FOLDER, and --average may only name members (unknown: {sorted(unknown)})")
     splits = load_labelled_splits(SourceSpec(args.dataset, val_fraction=args.val_fraction, seed=args.seed))
-    probabilities = {name: member_probabilities(spec, splits) for name, spec in zip(names, args.member)}
+    texts = {name: list(getattr(splits, name).texts["text"]) for name in ("val", "test")}  # read once, for every member
+    probabilities = {name: member_probabilities(spec, splits, texts) for name, spec in zip(names, args.member)}
     report = {}
     for combo in names + args.average:
         members = combo.split("+")
