@@ -36,12 +36,12 @@ def test_readme_command_trains_on_a_csv_of_imdb_rows(tmp_path):
     write_review_file(tmp_path / "reviews.csv", 5000, SHARED_IMDB)
     command = [sys.executable, str(ROOT / "train.py"), "fit", "--config", str(ROOT / "config" / "default.yaml"),
                "--data.dataset", "reviews.csv", "--data.text_column", "review", "--data.label_column", "sentiment",
-               "--trainer.max_epochs", "1", "--trainer.enable_progress_bar", "false"]
+               "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=3600)
     assert result.returncode == 0, result.stderr[-3000:]
     (run,) = (tmp_path / "runs" / "imdb").glob("version_*")
     metrics = json.loads((run / "metrics.json").read_text())
-    assert metrics["test/acc"] > 0.6  # one epoch on 3,600 reviews: better than chance, not yet good
+    assert metrics["test/acc"] > 0.6  # two epochs on 3,600 reviews: better than chance, not yet good
     net, _, config = load_export(run / "export")
     assert config["labels"] == ["negative", "positive"] and net.head.out_features == 1
 
