@@ -29,9 +29,9 @@ from lightning.pytorch.cli import LightningCLI
 
 from data.datamodule import ReviewDataModule
 from data.text_encoding import ConfigError, check_encoding_args
-from model.export import save_export
+from model.export_writer import save_export
 from model.lit_module import SentimentClassifier
-from model.onnx_export import CHECK_REVIEWS
+from model.export_writer import CHECK_REVIEWS
 from serving.answers import chosen_classes
 
 

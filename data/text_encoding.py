@@ -1,19 +1,24 @@
 """Text -> token ids: the one preprocessing used by training and by serving.
 
-Imports only `tokenizers` and `torch`, so the TorchServe archive carries it as is.
+Imports only `tokenizers` and numpy (torch only inside `pad_batch`, for training and the PyTorch
+network), so a server that predicts with ONNX Runtime runs it without torch.
 Normalization (HTML line breaks removed, NFKC, lowercase) lives inside
 tokenizer.json itself; truncation and padding live here.
 
     encoder = TextEncoder(Tokenizer.from_file("tokenizer.json"), max_length=400, truncation="head+tail")
-    input_ids, lengths = encoder.batch(["A wonderful film.", "Dull."])
+    input_ids, lengths = encoder.batch(["A wonderful film.", "Dull."])      # torch tensors
+    input_ids, lengths = pad_ids(encoder.encode_ids(["A wonderful film."]))  # numpy arrays
 """
 
 from __future__ import annotations
 
-from typing import Iterable, Literal, Sequence
+from typing import TYPE_CHECKING, Iterable, Literal, Sequence
 
-import torch
+import numpy as np
 from tokenizers import Regex, Tokenizer, models, normalizers, pre_tokenizers, trainers
+
+if TYPE_CHECKING:
+    import torch
 
 Truncation = Literal["head", "tail", "head+tail"]
 TRUNCATION_MODES: tuple[str, ...] = ("head", "tail", "head+tail")
@@ -73,13 +78,21 @@ def truncate(ids: Sequence[int], max_length: int, truncation: str) -> list[int]:
     return list(ids[:head]) + list(ids[len(ids) - (max_length - head) :])
 
 
-def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Right-pad to the batch's own longest sequence: (input_ids (B, T), lengths (B,))."""
-    lengths = torch.tensor([len(s) for s in sequences], dtype=torch.long)
-    input_ids = torch.full((len(sequences), int(lengths.max()) if len(sequences) else 0), PAD_ID, dtype=torch.long)
+def pad_ids(sequences: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Right-pad to the batch's own longest sequence: (input_ids (B, T), lengths (B,)), int64 arrays."""
+    lengths = np.fromiter((len(s) for s in sequences), dtype=np.int64, count=len(sequences))
+    input_ids = np.full((len(sequences), int(lengths.max()) if len(sequences) else 0), PAD_ID, dtype=np.int64)
     for row, sequence in enumerate(sequences):
-        input_ids[row, : len(sequence)] = torch.as_tensor(sequence, dtype=torch.long)
+        input_ids[row, : len(sequence)] = sequence
     return input_ids, lengths
+
+
+def pad_batch(sequences: Sequence[Sequence[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    """pad_ids as torch tensors (training batches, the PyTorch network)."""
+    import torch
+
+    input_ids, lengths = pad_ids(sequences)
+    return torch.from_numpy(input_ids), torch.from_numpy(lengths)
 
 
 class TextEncoder:

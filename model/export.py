@@ -1,17 +1,19 @@
-"""Save and load what serving needs: weights, the ONNX graph, tokenizer.json and model_config.json.
+"""An export folder: the names of its files and graph, and how serving reads it.
 
-No Lightning here: the TorchServe handler loads an export with serving.runtime.Predictor, which
-uses `load_encoder(dir)` and, for PyTorch or explanations, `load_network(dir)`.
+model/export_writer.py writes one (`save_export`); serving.runtime.Predictor reads it with
+`load_encoder(dir)` and, for PyTorch or explanations, `load_network(dir)`. Nothing here imports torch
+until a function needs the PyTorch network, so ONNX Runtime serving runs without it:
 
-    save_export("model_store/artifacts", net, "path/to/tokenizer.json", {"max_length": 400, "truncation": "head+tail"},
-                labels=["negative", "positive"], check_sequences=test_token_ids)   # ONNX checked on these
     net, encoder, config = load_export("model_store/artifacts")      # config["labels"]: one name per class
+    encoder, config = load_encoder("model_store/artifacts")          # no torch
 
-Files of an export folder:
+Files of an export folder (EXPORT_FILES):
     network.pt          state_dict (fp16 or fp32 tensors; loaded as fp32), loaded with weights_only=True
-    network.onnx        the same network for ONNX Runtime (model/onnx_export.py), float32
+    network.onnx        the same network for ONNX Runtime, float32: inputs input_ids (batch, time) int64,
+                        right-padded with [PAD], and lengths (batch,) int64; output logits
     tokenizer.json      the Hugging Face tokenizer, normalization included
     model_config.json   {"network": {...}, "preprocessing": {...}, "labels": [...], "weights_dtype": ...}
+and, optionally, MODEL_CARD.md (OPTIONAL_EXPORT_FILES).
 
 "labels" names the classes in the order of the network's outputs; every answer shows these names.
 """
@@ -21,57 +23,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import shutil
 from pathlib import Path
-from typing import Sequence
-
-import torch
+from typing import TYPE_CHECKING
 
 from data.text_encoding import TextEncoder, load_tokenizer
-from model.network import SentimentNet, SentimentNetConfig
-from model.onnx_export import ONNX_FILE
+from model.network_config import SentimentNetConfig
 
-WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE = "network.pt", "tokenizer.json", "model_config.json"
+if TYPE_CHECKING:
+    import torch
+
+    from model.network import SentimentNet
+
+WEIGHTS_FILE, ONNX_FILE, TOKENIZER_FILE, CONFIG_FILE = "network.pt", "network.onnx", "tokenizer.json", "model_config.json"
+EXPORT_FILES = (WEIGHTS_FILE, ONNX_FILE, TOKENIZER_FILE, CONFIG_FILE)
+MODEL_CARD_FILE = "MODEL_CARD.md"
+OPTIONAL_EXPORT_FILES = (MODEL_CARD_FILE,)
+# network.onnx's graph: what the writer names and every ONNX Runtime session checks.
+ONNX_INPUTS, ONNX_OUTPUT = ("input_ids", "lengths"), "logits"
 # For callers that build a two-class network without data of their own (tests, benchmarks).
 BINARY_LABELS = ("negative", "positive")
-
-
-def save_export(
-    directory: str | os.PathLike,
-    net: SentimentNet,
-    tokenizer_path: str | os.PathLike,
-    preprocessing: dict,
-    weights_dtype: str = "float32",
-    check_sequences: list | None = None,
-    labels: Sequence[str] = BINARY_LABELS,
-) -> Path:
-    """Write an export folder. network.onnx is exported from the weights as saved (fp16 ones
-    rounded, as serving loads them) and checked against PyTorch on `check_sequences` (token-id
-    lists; seeded random ones when None): a mismatch raises and leaves no network.onnx."""
-    from model.onnx_export import random_sequences, write_checked_onnx  # onnx is only needed when writing
-
-    if weights_dtype not in ("float32", "float16"):
-        raise ValueError(f"weights_dtype must be float32 or float16, got {weights_dtype!r}")
-    labels = check_labels(labels, net.config.num_classes)
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    dtype = getattr(torch, weights_dtype)
-    state = {k: v.detach().to("cpu", dtype) if v.is_floating_point() else v.cpu() for k, v in net.state_dict().items()}
-    # Write each file beside its final name, then rename: a crash never leaves a half export.
-    _atomic(directory / WEIGHTS_FILE, lambda p: torch.save(state, p))
-    _atomic(directory / TOKENIZER_FILE, lambda p: shutil.copyfile(tokenizer_path, p))
-    config = {
-        "network": net.config.to_dict(),
-        "preprocessing": dict(preprocessing),
-        "labels": labels,
-        "weights_dtype": weights_dtype,
-    }
-    _atomic(directory / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n"))
-    served, encoder, _ = load_export(directory)
-    if check_sequences is None:
-        check_sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
-    write_checked_onnx(directory / ONNX_FILE, served, check_sequences)
-    return directory
 
 
 def load_export(directory: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[SentimentNet, TextEncoder, dict]:
@@ -110,6 +80,8 @@ def read_config(directory: str | os.PathLike) -> dict:
 
 def load_network(directory: str | os.PathLike, config: dict, device: str | torch.device = "cpu") -> SentimentNet:
     """The PyTorch network of an export, fp32, in eval mode."""
+    from model.network import SentimentNet
+
     path = Path(directory) / WEIGHTS_FILE
     net = SentimentNet(SentimentNetConfig.from_dict(config["network"]))
     try:
@@ -124,6 +96,8 @@ def check_weights(directory: str | os.PathLike, config: dict) -> None:
     building it or reading its tensors: for a process that predicts with ONNX Runtime and builds
     the network only to explain. (Loading it and dropping it left 17 MiB more in a fresh worker,
     ~5 MiB after 1,500 batches.)"""
+    from model.network import SentimentNet
+
     path = Path(directory) / WEIGHTS_FILE
     net_config = SentimentNetConfig.from_dict(config["network"])
     # Every shape but the embedding's is independent of the vocabulary: take them from a twin with
@@ -139,6 +113,8 @@ def check_weights(directory: str | os.PathLike, config: dict) -> None:
 
 def _load_weights(path: Path, mmap: bool = False) -> dict:
     """The state_dict in fp32; with mmap=True as stored, its tensors backed by the file and not read."""
+    import torch
+
     try:
         state = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
         if not isinstance(state, dict):
@@ -155,9 +131,3 @@ def check_labels(labels, num_classes: int) -> list[str]:
     if len(labels) != num_classes or len(set(labels)) != len(labels):
         raise ValueError(f"labels must name each of the {num_classes} classes once, got {list(labels)}")
     return list(labels)
-
-
-def _atomic(path: Path, write) -> None:
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    write(partial)
-    os.replace(partial, path)

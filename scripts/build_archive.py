@@ -3,7 +3,7 @@
     python scripts/build_archive.py                     # `make archive`: rebuild only when a source changed
     python scripts/build_archive.py --force [--artifacts DIR] [--out DIR]
 
-An export folder without network.onnx gets one first (model/onnx_export.py), checked against
+An export folder without network.onnx gets one first (scripts/write_onnx.py), checked against
 PyTorch on 1,000 IMDB test reviews when ../shared/imdb is here, else on random token ids.
 
 What it runs (the staging folder mirrors the repo, so `from model.export import ...` resolves inside
@@ -27,22 +27,21 @@ import subprocess
 import tempfile
 from pathlib import Path
 
+from model.export import EXPORT_FILES, ONNX_FILE, OPTIONAL_EXPORT_FILES, WEIGHTS_FILE
+from paths import IMDB_TEST_PARQUET, MODEL_STORE, ROOT, SHIPPED_EXPORT
 from scripts.archive_digest import record
-from serving.torchserve import MAR_NAME, MODEL_NAME, MODEL_STORE, ROOT, executable
+from serving.torchserve import MAR_NAME, MODEL_NAME, executable
 
 HANDLER = "handler.py"
 MODEL_CONFIG = "config/model-config.yaml"
 REQUIREMENTS = "serving/archive-requirements.txt"
 # What the handler imports, with the repo paths kept: the one list of the archive's code.
 PACKAGE_FILES = [
-    "model/__init__.py", "model/network.py", "model/export.py", "model/onnx_export.py",
+    "model/__init__.py", "model/network.py", "model/network_config.py", "model/export.py",
     "data/__init__.py", "data/text_encoding.py",
     "serving/__init__.py", "serving/request_parsing.py", "serving/settings.py", "serving/explain.py",
-    "serving/open_inference.py", "serving/envelopes.py", "serving/runtime.py", "serving/answers.py",
+    "serving/runtime.py", "serving/answers.py",
 ]
-EXPORT_FILES = ["network.pt", "network.onnx", "tokenizer.json", "model_config.json"]
-OPTIONAL_EXPORT_FILES = ["MODEL_CARD.md"]
-DEFAULT_ARTIFACTS = MODEL_STORE / "artifacts"
 
 
 def sources(artifacts: Path) -> list[Path]:
@@ -96,12 +95,11 @@ def model_config_with(handler_settings: dict, folder: Path) -> Path:
 
 def ensure_onnx(artifacts: Path) -> None:
     """Write network.onnx into an export folder that has none (exports made before it existed)."""
-    from data.review_samples import IMDB_TEST
-    from model.onnx_export import ONNX_FILE, write_for_export
+    from scripts.write_onnx import write_for_export
 
-    if (artifacts / ONNX_FILE).is_file() or not (artifacts / "network.pt").is_file():
+    if (artifacts / ONNX_FILE).is_file() or not (artifacts / WEIGHTS_FILE).is_file():
         return
-    path, worst, checked_on = write_for_export(artifacts, IMDB_TEST if IMDB_TEST.is_file() else None)
+    path, worst, checked_on = write_for_export(artifacts, IMDB_TEST_PARQUET if IMDB_TEST_PARQUET.is_file() else None)
     print(f"{path} written: max |P_onnx - P_torch| = {worst:.2e} on {checked_on}")
 
 
@@ -111,7 +109,7 @@ def is_stale(mar: Path, artifacts: Path) -> bool:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--artifacts", type=Path, default=DEFAULT_ARTIFACTS)
+    parser.add_argument("--artifacts", type=Path, default=SHIPPED_EXPORT)
     parser.add_argument("--out", type=Path, default=MODEL_STORE)
     parser.add_argument("--version", default="1.0")
     parser.add_argument("--force", action="store_true", help="rebuild even if the archive is newer than its sources")

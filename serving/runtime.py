@@ -12,8 +12,11 @@ benchmarks score through it, so a runtime or batching change lands everywhere at
 
 The runtime comes from the `runtime:` setting (config/model-config.yaml): "onnx" runs network.onnx
 in one ONNX Runtime session per process, with the thread counts of the settings; "torch" runs
-network.pt in PyTorch. With "onnx" the PyTorch network is never built unless an explanation
-asks for it; network.pt is still checked at start (names and shapes, not read), so a broken one fails loudly.
+network.pt in PyTorch. With "onnx" nothing imports torch: tokenization is `tokenizers`, padding and
+probabilities are numpy, so the lean serving install (requirements-serve.txt, no torch) suffices.
+The PyTorch network is built only when an explanation asks for it. By default network.pt is still
+checked at start (names and shapes, not read; this imports torch), so a broken one fails loudly;
+the KServe model server passes check_network=False and stays torch-free.
 
 Length-aware sub-batches: the texts are sorted by token count and cut into sub-batches, each
 run on its own and padded only to its own longest text; probabilities come back in the order of
@@ -32,16 +35,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
-import torch
 
-from data.text_encoding import TextEncoder, pad_batch
-from model.export import check_weights, load_encoder, load_network
-from model.network import SentimentNet, class_probabilities
-from model.onnx_export import INPUTS, ONNX_FILE, OUTPUT
+from data.text_encoding import TextEncoder, pad_ids
+from model.export import ONNX_FILE, ONNX_INPUTS, ONNX_OUTPUT, check_weights, load_encoder, load_network
+from model.network_config import probabilities_from_logits
 from serving.settings import HandlerSettings
+
+if TYPE_CHECKING:
+    from model.network import SentimentNet
 
 
 def plan_sub_batches(lengths: Sequence[int], max_tokens: int, max_padding: float) -> list[list[int]]:
@@ -81,7 +85,7 @@ class OnnxRuntimeSession:
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         if not path.is_file():
             raise ValueError(
-                f"no {ONNX_FILE} in {path.parent}: write it with `python -m model.onnx_export {path.parent}` "
+                f"no {ONNX_FILE} in {path.parent}: write it with `python scripts/write_onnx.py {path.parent}` "
                 "(`make archive` does), or set handler.runtime: torch"
             )
         try:
@@ -89,30 +93,35 @@ class OnnxRuntimeSession:
         except Exception as error:  # onnxruntime raises its own Fail/InvalidGraph types for corrupt files
             raise ValueError(f"cannot load ONNX model {path}: {error}") from error
         names = ([i.name for i in self.session.get_inputs()], [o.name for o in self.session.get_outputs()])
-        if names != (list(INPUTS), [OUTPUT]):
-            raise ValueError(f"cannot load ONNX model {path}: inputs/outputs {names}, expected {list(INPUTS)} -> {OUTPUT}")
+        if names != (list(ONNX_INPUTS), [ONNX_OUTPUT]):
+            raise ValueError(f"cannot load ONNX model {path}: inputs/outputs {names}, "
+                             f"expected {list(ONNX_INPUTS)} -> {ONNX_OUTPUT}")
 
-    def logits(self, input_ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
-        (out,) = self.session.run([OUTPUT], {"input_ids": input_ids, "lengths": lengths})
-        return torch.from_numpy(out)
+    def logits(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        (out,) = self.session.run([ONNX_OUTPUT], dict(zip(ONNX_INPUTS, (input_ids, lengths))))
+        return out
 
 
 class TorchSession:
     """network.pt in PyTorch."""
 
     def __init__(self, predictor: Predictor, settings: HandlerSettings) -> None:
+        import torch
+
         torch.set_num_threads(settings.intra_op_threads)
+        self.torch = torch
         self.net = predictor.network
 
-    @torch.inference_mode()
-    def logits(self, input_ids: np.ndarray, lengths: np.ndarray) -> torch.Tensor:
-        return self.net(torch.from_numpy(input_ids), torch.from_numpy(lengths))
+    def logits(self, input_ids: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        with self.torch.inference_mode():
+            return self.net(self.torch.from_numpy(input_ids), self.torch.from_numpy(lengths)).float().numpy()
 
 
 class Predictor:
     """Texts -> class probabilities with the export in `directory` and the runtime of `settings`."""
 
-    def __init__(self, directory: str | os.PathLike, settings: HandlerSettings | None = None) -> None:
+    def __init__(self, directory: str | os.PathLike, settings: HandlerSettings | None = None,
+                 check_network: bool = True) -> None:
         self.directory = Path(directory)
         self.settings = settings or HandlerSettings()
         self.encoder: TextEncoder
@@ -120,7 +129,8 @@ class Predictor:
         self.labels: list[str] = list(self.config["labels"])
         self._network: SentimentNet | None = None
         if self.settings.runtime == "onnx":
-            check_weights(self.directory, self.config)
+            if check_network:
+                check_weights(self.directory, self.config)
             self.session = OnnxRuntimeSession(self.directory / ONNX_FILE, self.settings)
         else:
             self.session = TorchSession(self, self.settings)
@@ -148,8 +158,7 @@ class Predictor:
                                   self.settings.sub_batch_padding)
         rows: list[np.ndarray | None] = [None] * len(sequences)
         for group in groups:
-            input_ids, lengths = pad_batch([sequences[i] for i in group])
-            probabilities = class_probabilities(self.session.logits(input_ids.numpy(), lengths.numpy())).numpy()
+            probabilities = probabilities_from_logits(self.session.logits(*pad_ids([sequences[i] for i in group])))
             for index, row in zip(group, probabilities):
                 rows[index] = row
         return np.stack(rows)

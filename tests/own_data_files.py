@@ -117,7 +117,7 @@ def make_random_export(folder: Path, labels: list[str], seed: int = 0) -> Path:
     import torch
 
     from data.text_encoding import train_tokenizer
-    from model.export import save_export
+    from model.export_writer import save_export
     from model.network import SentimentNet, SentimentNetConfig
 
     folder.mkdir(parents=True, exist_ok=True)

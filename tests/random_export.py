@@ -1,7 +1,8 @@
 """A serving export in a second: a small tokenizer and a randomly initialised network. Not a test.
 
     from tests.random_export import make_random_export
-    model_dir = make_random_export(tmp_path)      # network.pt, tokenizer.json, model_config.json
+    model_dir = make_random_export(tmp_path)      # network.pt, network.onnx, tokenizer.json, model_config.json
+    wider = make_random_export(tmp_path / "wide", width=256)   # the same, a network that computes more
     mar = make_random_mar(tmp_path)               # a sentiment.mar around it
 
 For tests where the weights do not matter (request parsing, archive integrity, load errors).
@@ -13,12 +14,13 @@ import random
 from pathlib import Path
 
 
-def make_random_export(folder: Path, seed: int = 0) -> Path:
+def make_random_export(folder: Path, seed: int = 0, width: int = 4) -> Path:
+    """An export whose GRU and LSTM have `width` units (the embedding twice that): a wider one computes more."""
     import torch
 
     from tests.conftest import make_review
     from data.text_encoding import train_tokenizer
-    from model.export import save_export
+    from model.export_writer import save_export
     from model.network import SentimentNet, SentimentNetConfig
 
     rng = random.Random(seed)
@@ -26,7 +28,7 @@ def make_random_export(folder: Path, seed: int = 0) -> Path:
     tokenizer = train_tokenizer([make_review(rng, i % 2) for i in range(200)], vocab_size=100)
     tokenizer.save(str(folder / "source_tokenizer.json"))
     torch.manual_seed(seed)
-    net = SentimentNet(SentimentNetConfig(vocab_size=100, embedding_dim=8, gru_hidden=4, lstm_hidden=4))
+    net = SentimentNet(SentimentNetConfig(vocab_size=100, embedding_dim=2 * width, gru_hidden=width, lstm_hidden=width))
     return save_export(folder / "export", net, folder / "source_tokenizer.json", {"max_length": 64, "truncation": "head+tail"})
 
 

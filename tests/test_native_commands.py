@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 import pytest
 
+from paths import SHIPPED_EXPORT
 from scripts import build_archive
 from serving.torchserve import ROOT, TorchServe, free_port_overrides, stop, write_properties
 
@@ -49,7 +50,7 @@ def test_archiver_flags_shown_are_those_build_archive_passes(tmp_path, monkeypat
     calls = []
     monkeypatch.setattr(build_archive.subprocess, "run", lambda command, **kwargs: calls.append(command))
     out = tmp_path / "out"
-    build_archive.build(build_archive.DEFAULT_ARTIFACTS, out)
+    build_archive.build(SHIPPED_EXPORT, out)
     (command,) = calls
     staging = command[command.index("--extra-files") + 1]
     as_shown = {command[0]: "torch-model-archiver", staging: "$STAGING", str(out): "model_store"}

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 import torch
 
-from model.export import load_export
+from model.export import ONNX_FILE, load_export
 from model.network import class_probabilities
-from model.onnx_export import ONNX_FILE
+from model.network_config import probabilities_from_logits
 from serving.answers import answers
 from serving.runtime import OnnxRuntimeSession, Predictor, TorchSession, plan_sub_batches
 from serving.settings import HandlerSettings
@@ -86,7 +86,7 @@ def test_onnx_runtime_without_its_file_says_how_to_make_it(export_dir, tmp_path)
 
     copy = shutil.copytree(export_dir, tmp_path / "no_onnx")
     (copy / ONNX_FILE).unlink()
-    with pytest.raises(ValueError, match="model.onnx_export"):
+    with pytest.raises(ValueError, match="scripts/write_onnx.py"):
         Predictor(copy, HandlerSettings(runtime="onnx"))
     Predictor(copy, HandlerSettings(runtime="torch"))  # PyTorch does not need it
 
@@ -176,3 +176,42 @@ def test_more_labels_answer_the_most_probable_with_every_score():
                                                                           "c": pytest.approx(0.2)}}]
     with pytest.raises(ValueError, match="do not fit"):
         answers(np.array([[0.1, 0.9]]), ["a", "b", "c"])
+
+
+# -- the ONNX path without torch -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("logits", [np.array([-3.0, 0.0, 2.5], np.float32),
+                                    np.array([[1.0, -2.0, 0.5], [30.0, 0.0, -30.0]], np.float32)])
+def test_numpy_probabilities_equal_the_networks_torch_ones(logits):
+    np.testing.assert_allclose(probabilities_from_logits(logits),
+                               class_probabilities(torch.from_numpy(logits)).numpy(), atol=1e-7)
+
+
+def test_onnx_scoring_imports_no_torch(export_dir):
+    """A fresh interpreter scores with runtime onnx and never loads torch (the lean serving install has none),
+    unless asked to check network.pt at start."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys\n"
+        "from serving.runtime import Predictor\n"
+        "from serving.settings import HandlerSettings\n"
+        f"p = Predictor({str(export_dir)!r}, HandlerSettings(runtime='onnx'), check_network=False)\n"
+        "print(p.predict_proba(['A fine film.', 'Dull.']).shape)\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))[:5]\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(2, 2)"
+
+
+def test_checking_network_pt_at_start_refuses_a_broken_one(export_dir, tmp_path):
+    import shutil
+
+    copy = shutil.copytree(export_dir, tmp_path / "copy")
+    (copy / "network.pt").write_bytes(b"not a state dict")
+    Predictor(copy, HandlerSettings(runtime="onnx"), check_network=False)  # torch-free start: not read
+    with pytest.raises(ValueError, match="cannot load weights"):
+        Predictor(copy, HandlerSettings(runtime="onnx"))

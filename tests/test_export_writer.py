@@ -1,6 +1,6 @@
 """network.onnx: written with every export, equal to PyTorch within 1e-5, exact under padding, refused when it differs.
 
-    .venv/bin/python -m pytest tests/test_onnx_export.py
+    .venv/bin/python -m pytest tests/test_export_writer.py
 """
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ import onnxruntime
 import pytest
 import torch
 
-import model.onnx_export as onnx_export
+import model.export_writer as export_writer
 from data.text_encoding import pad_batch
-from model.export import load_export, save_export
+from model.export import ONNX_FILE, load_export
+from model.export_writer import TOLERANCE, OnnxMismatch, max_difference, random_sequences, save_export, write_checked_onnx
 from model.network import SentimentNet, SentimentNetConfig, class_probabilities
-from model.onnx_export import ONNX_FILE, TOLERANCE, OnnxMismatch, max_difference, random_sequences, write_checked_onnx
 from tests.random_export import make_random_export
 
 CONFIG = SentimentNetConfig(vocab_size=100, embedding_dim=8, gru_hidden=4, lstm_hidden=4)
@@ -65,9 +65,9 @@ def test_a_review_scores_the_same_alone_and_among_longer_ones(export_dir):
 def test_a_different_network_is_refused_and_nothing_is_written(tmp_path, monkeypatch):
     served, other = make_net(0), make_net(1)
     sequences = random_sequences(CONFIG.vocab_size, 40, n=32)
-    real_export = onnx_export.export_onnx
+    real_export = export_writer.export_onnx
     # The graph that gets written is another network's: the check against `served` must catch it.
-    monkeypatch.setattr(onnx_export, "export_onnx", lambda net, path: real_export(other, path))
+    monkeypatch.setattr(export_writer, "export_onnx", lambda net, path: real_export(other, path))
     with pytest.raises(OnnxMismatch, match="differ by"):
         write_checked_onnx(tmp_path / ONNX_FILE, served, sequences)
     assert list(tmp_path.iterdir()) == []

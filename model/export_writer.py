@@ -1,12 +1,13 @@
-"""network.onnx: the served network for ONNX Runtime, exported from PyTorch and checked against it when written.
+"""Write an export folder (model/export.py names its files): weights, tokenizer, config, and network.onnx
+exported from PyTorch and checked against it when written.
 
-    python -m model.onnx_export model_store/artifacts                 # checked on 1,000 IMDB test reviews
-    python -m model.onnx_export DIR --reviews none                    # checked on random token ids instead
-
-    from model.onnx_export import write_checked_onnx
+    save_export("model_store/artifacts", net, "path/to/tokenizer.json", {"max_length": 400, "truncation": "head+tail"},
+                labels=["negative", "positive"], check_sequences=test_token_ids)   # ONNX checked on these
     write_checked_onnx(path, net, sequences)   # raises OnnxMismatch, and writes nothing, when ORT and PyTorch differ
 
-Graph: inputs input_ids (batch, time) int64, right-padded with [PAD], and lengths (batch,) int64;
+For an export folder without network.onnx: `python scripts/write_onnx.py DIR`.
+
+network.onnx's graph: inputs input_ids (batch, time) int64, right-padded with [PAD], and lengths (batch,) int64;
 output logits, (batch,) for the sigmoid head. Both axes are dynamic, and padding is exact as in
 SentimentNet (the backward RNNs read each review reversed within its own length; pooling masks
 the padding), so a review scores the same alone or among longer ones.
@@ -18,19 +19,21 @@ it exported in 2 s instead of 73 s and needs only `onnx`, not onnxscript.
 
 from __future__ import annotations
 
-import argparse
+import json
 import os
 import random
+import shutil
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import torch
 
 from data.text_encoding import pad_batch
+from model.export import (BINARY_LABELS, CONFIG_FILE, ONNX_FILE, ONNX_INPUTS, ONNX_OUTPUT, TOKENIZER_FILE, WEIGHTS_FILE,
+                          check_labels, load_export)
 from model.network import SentimentNet, class_probabilities
 
-ONNX_FILE = "network.onnx"
-INPUTS, OUTPUT = ("input_ids", "lengths"), "logits"
 OPSET = 17
 TOLERANCE = 1e-5  # on class probabilities, the served scores
 CHECK_BATCH = 16  # rows per checked batch: mixed lengths, so padding is part of the check
@@ -39,6 +42,43 @@ CHECK_REVIEWS = 1000
 
 class OnnxMismatch(ValueError):
     """ONNX Runtime and PyTorch disagree on the same inputs beyond TOLERANCE."""
+
+
+def save_export(
+    directory: str | os.PathLike,
+    net: SentimentNet,
+    tokenizer_path: str | os.PathLike,
+    preprocessing: dict,
+    weights_dtype: str = "float32",
+    check_sequences: list | None = None,
+    labels: Sequence[str] = BINARY_LABELS,
+) -> Path:
+    """Write an export folder. network.onnx is exported from the weights as saved (fp16 ones
+    rounded, as serving loads them) and checked against PyTorch on `check_sequences` (token-id
+    lists; seeded random ones when None): a mismatch raises and leaves no network.onnx."""
+    if weights_dtype not in ("float32", "float16"):
+        raise ValueError(f"weights_dtype must be float32 or float16, got {weights_dtype!r}")
+    labels = check_labels(labels, net.config.num_classes)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    dtype = getattr(torch, weights_dtype)
+    state = {k: v.detach().to("cpu", dtype) if v.is_floating_point() else v.cpu() for k, v in net.state_dict().items()}
+    # Write each file beside its final name, then rename: a crash never leaves a half export.
+    _atomic(directory / WEIGHTS_FILE, lambda p: torch.save(state, p))
+    _atomic(directory / TOKENIZER_FILE, lambda p: shutil.copyfile(tokenizer_path, p))
+    config = {
+        "network": net.config.to_dict(),
+        "preprocessing": dict(preprocessing),
+        "labels": labels,
+        "weights_dtype": weights_dtype,
+    }
+    _atomic(directory / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n"))
+    served, encoder, _ = load_export(directory)
+    if check_sequences is None:
+        check_sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
+    write_checked_onnx(directory / ONNX_FILE, served, check_sequences)
+    return directory
+
 
 
 def export_onnx(net: SentimentNet, path: str | os.PathLike) -> Path:
@@ -54,8 +94,8 @@ def export_onnx(net: SentimentNet, path: str | os.PathLike) -> Path:
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", message="Exporting a model to ONNX with a batch_size other than 1")
         torch.onnx.export(
-            net, example, str(path), input_names=list(INPUTS), output_names=[OUTPUT], opset_version=OPSET,
-            dynamic_axes={"input_ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, OUTPUT: {0: "batch"}},
+            net, example, str(path), input_names=list(ONNX_INPUTS), output_names=[ONNX_OUTPUT], opset_version=OPSET,
+            dynamic_axes={"input_ids": {0: "batch", 1: "time"}, "lengths": {0: "batch"}, ONNX_OUTPUT: {0: "batch"}},
             dynamo=False,
         )
     return Path(path)
@@ -72,7 +112,7 @@ def max_difference(path: str | os.PathLike, net: SentimentNet, sequences: list) 
     net = net.eval()
     for batch in batches:
         input_ids, lengths = pad_batch(batch)
-        (logits,) = session.run([OUTPUT], {"input_ids": input_ids.numpy(), "lengths": lengths.numpy()})
+        (logits,) = session.run([ONNX_OUTPUT], {"input_ids": input_ids.numpy(), "lengths": lengths.numpy()})
         with torch.no_grad():
             expected = class_probabilities(net(input_ids, lengths))
         worst = max(worst, float((class_probabilities(torch.from_numpy(logits)) - expected).abs().max()))
@@ -106,34 +146,7 @@ def random_sequences(vocab_size: int, max_length: int, n: int = 256, seed: int =
     return [[rng.randrange(1, vocab_size) for _ in range(rng.randint(1, max_length))] for _ in range(n)]
 
 
-def write_for_export(directory: str | os.PathLike, reviews: Path | None, limit: int = CHECK_REVIEWS) -> tuple[Path, float, str]:
-    """network.onnx for an export folder from its network.pt, checked on `limit` reviews of the
-    parquet file `reviews` (seeded sample), or on random token ids when `reviews` is None."""
-    from data.review_samples import sample_reviews
-    from model.export import load_export
-
-    net, encoder, _ = load_export(directory)
-    if reviews is not None:
-        sequences, checked_on = encoder.encode_ids(sample_reviews(reviews, limit)), f"{limit} reviews of {reviews}"
-    else:
-        sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
-        checked_on = f"{len(sequences)} random token-id sequences"
-    path = Path(directory) / ONNX_FILE
-    return path, write_checked_onnx(path, net, sequences), checked_on
-
-
-def main(argv: list[str] | None = None) -> None:
-    from data.review_samples import IMDB_TEST
-
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("directory", type=Path, help="an export folder (network.pt, tokenizer.json, model_config.json)")
-    parser.add_argument("--reviews", default=str(IMDB_TEST), help="parquet file with a text column, or 'none' for random ids")
-    parser.add_argument("--limit", type=int, default=CHECK_REVIEWS)
-    args = parser.parse_args(argv)
-    reviews = None if args.reviews == "none" else Path(args.reviews)
-    path, worst, checked_on = write_for_export(args.directory, reviews, args.limit)
-    print(f"{path}: max |P_onnx - P_torch| = {worst:.2e} on {checked_on}")
-
-
-if __name__ == "__main__":
-    main()
+def _atomic(path: Path, write) -> None:
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    write(partial)
+    os.replace(partial, path)
