@@ -13,8 +13,8 @@ for a two-class export, {"label", "score", "scores": {name: probability}} for mo
 export's labels; a list of them for "texts", or for a bad request its own 4xx status with
 {"error": ..., "status": ...}.
 POST /explanations/sentiment takes the same inputs and answers serving.explain's dicts.
-KServe's protocols (/v2/models/sentiment/infer, /v1/models/sentiment:predict) come through the
-envelopes of serving/envelopes.py, chosen by the server's service_envelope.
+KServe's protocols (Open Inference v2, v1) are served by KServe's own model server over the same
+Predictor (serving/kserve_model.py), not by TorchServe.
 
 Thin on purpose: parse (serving/request_parsing.py) -> predict (serving/runtime.py, ONNX Runtime
 or PyTorch as config/model-config.yaml says) -> answers (serving/answers.py); explanations go to
@@ -31,12 +31,9 @@ from http import HTTPStatus
 from ts.torch_handler.base_handler import BaseHandler
 
 from serving.answers import answers
-from serving.envelopes import register_envelopes
 from serving.request_parsing import RequestError, parse_request
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings
-
-register_envelopes()  # service_envelope=open_inference_v2 | kserve_v1 (config/kserve*.properties)
 
 logger = logging.getLogger(__name__)
 

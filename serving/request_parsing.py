@@ -76,8 +76,6 @@ def parse_request(request: Any, content_type: str | None = None,
     text/plain is always review text; anything else (curl's default form type,
     none) is JSON if it looks like a JSON object or array, else text.
     """
-    if isinstance(request, RequestError):
-        raise request  # a protocol envelope (serving/envelopes.py) refused the body before the handler saw it
     media_type = (content_type or "").split(";")[0].strip().lower()
     try:
         body = request_body(request)

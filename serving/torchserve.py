@@ -32,14 +32,11 @@ from typing import Iterator
 import psutil
 import requests
 
-ROOT = Path(__file__).resolve().parents[1]
-MODEL_NAME = "sentiment"
-MAR_NAME = f"{MODEL_NAME}.mar"
-MODEL_STORE = ROOT / "model_store"
-CONFIG = ROOT / "config" / "config.properties"
-KSERVE_CONFIG = ROOT / "config" / "kserve.properties"  # Open Inference Protocol (v2), docs/serving.md
-KSERVE_V1_CONFIG = ROOT / "config" / "kserve-v1.properties"  # KServe v1
-LOG_CONFIG = ROOT / "config" / "log4j2.xml"
+from paths import ARCHIVE, CONFIG_DIR, MODEL_NAME, MODEL_STORE, ROOT  # noqa: F401  (re-exported for callers)
+
+MAR_NAME = ARCHIVE.name
+CONFIG = CONFIG_DIR / "config.properties"
+LOG_CONFIG = CONFIG_DIR / "log4j2.xml"
 KEY_FILE_NAME = "key_file.json"  # TorchServe writes it into its working directory
 PID_FILE_NAME = ".model_server.pid"  # TorchServe writes it into TMPDIR
 STARTUP_TIMEOUT_S = 180  # JVM + worker start on two busy cores
@@ -175,17 +172,15 @@ def executable(name: str = "torchserve") -> str:
 
 
 def start_command(config: str | os.PathLike, model_store: str | os.PathLike, token_auth: bool = True,
-                  foreground: bool = False, models_flag: bool = True) -> list[str]:
-    """models_flag=False leaves the model list to the config (KServe's model_snapshot, deploy/kserve/)."""
+                  foreground: bool = False) -> list[str]:
     return [
         executable(), "--start", "--ts-config", str(config), "--model-store", str(model_store),
-        *(["--models", f"{MODEL_NAME}={MAR_NAME}"] if models_flag else []), "--log-config", str(LOG_CONFIG), "--ncs",
+        "--models", f"{MODEL_NAME}={MAR_NAME}", "--log-config", str(LOG_CONFIG), "--ncs",
         *(["--foreground"] if foreground else []), *([] if token_auth else ["--disable-token-auth"]),
     ]
 
 
-def start(server: TorchServe, config: Path, model_store: Path, foreground: bool = False,
-          models_flag: bool = True) -> subprocess.Popen:
+def start(server: TorchServe, config: Path, model_store: Path, foreground: bool = False) -> subprocess.Popen:
     """Launch TorchServe for `server`'s folders. With foreground=True the returned process is the
     frontend's launcher and lives as long as the server; else it returns once the daemon is started."""
     for folder in (server.work_dir, server.log_dir, server.tmp_dir):
@@ -194,7 +189,7 @@ def start(server: TorchServe, config: Path, model_store: Path, foreground: bool 
     # A file, not a pipe: the JVM outlives this process. The child keeps its own copy of the descriptor.
     with open(server.log_dir / "torchserve_console.log", "wb") as console:
         return subprocess.Popen(
-            start_command(config, model_store, server.token_auth, foreground, models_flag), cwd=server.work_dir,
+            start_command(config, model_store, server.token_auth, foreground), cwd=server.work_dir,
             env=server.environment(), stdout=console, stderr=subprocess.STDOUT, start_new_session=True,
         )
 
@@ -251,12 +246,11 @@ def stop(server: TorchServe, launcher: subprocess.Popen | None = None) -> int:
 
 @contextmanager
 def running_torchserve(mar_path: str | os.PathLike, tmp_dir: str | os.PathLike, config_overrides: dict | None = None,
-                       base_config: str | os.PathLike = CONFIG, wait_for_worker: bool = True,
-                       models_flag: bool = True) -> Iterator[TorchServe]:
+                       base_config: str | os.PathLike = CONFIG, wait_for_worker: bool = True) -> Iterator[TorchServe]:
     """A TorchServe with `mar_path` on free loopback ports, stopped on exit (also on errors).
 
     config_overrides replace or add config.properties keys; "disable_token_authorization": "true" (there or
-    in base_config) turns tokens off. models_flag=False: the config's model_snapshot names the model.
+    in base_config) turns tokens off.
     """
     base = Path(tmp_dir) / f"torchserve-{os.getpid()}-{time.monotonic_ns()}"
     store = base / "model_store"
@@ -272,7 +266,7 @@ def running_torchserve(mar_path: str | os.PathLike, tmp_dir: str | os.PathLike, 
         metrics_url=overrides["metrics_address"], work_dir=base / "work", tmp_dir=Path(tempfile.mkdtemp(prefix="ts-")),
         token_auth=read_properties(config).get("disable_token_authorization", "").lower() != "true",
     )
-    launcher = start(server, config, store, foreground=True, models_flag=models_flag)
+    launcher = start(server, config, store, foreground=True)
     try:
         if wait_for_worker:
             wait_until_ready(server, launcher)
