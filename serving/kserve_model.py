@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -95,20 +96,23 @@ class SentimentModel(Model):
 
     def _v2_response(self, request: InferRequest, scored: list[dict]) -> InferResponse:
         n = len(scored)
+        # Lists, not arrays: kserve 0.21's gRPC encoder tests an output's data for truth, which an array
+        # of more than one element refuses.
         outputs = [
             InferOutput("label", [n], "BYTES", [a["label"] for a in scored]),
-            InferOutput("score", [n], "FP32", np.array([a["score"] for a in scored], dtype=np.float32)),
+            InferOutput("score", [n], "FP32", [a["score"] for a in scored]),
         ]
         labels = self.predictor.labels
         if len(labels) > 2:
-            table = np.array([[a["scores"][name] for name in labels] for a in scored], dtype=np.float32)
-            outputs.append(InferOutput("scores", [n, len(labels)], "FP32", table))
+            row_major = [a["scores"][name] for a in scored for name in labels]
+            outputs.append(InferOutput("scores", [n, len(labels)], "FP32", row_major))
         known = {output.name for output in outputs}
         for wanted in request.request_outputs or []:
             if wanted.name not in known:
                 raise RejectedRequest(RequestError(f"this model has no output {wanted.name!r}; its outputs are "
                                                    f"{sorted(known)}"))
-        return InferResponse(request.id, self.name, outputs, use_binary_outputs=request.use_binary_outputs,
+        # The protocol's response carries an id: the request's, else a new one (KServe's REST layer requires it).
+        return InferResponse(request.id or uuid.uuid4().hex, self.name, outputs, use_binary_outputs=request.use_binary_outputs,
                              requested_outputs=request.request_outputs)
 
 
@@ -128,15 +132,15 @@ def v2_texts(request: InferRequest, settings: HandlerSettings) -> list[str]:
         raise RequestError(f"inputs[0].name must be \"text\", got {tensor.name!r}"[:200])
     if tensor.datatype != "BYTES":
         raise RequestError(f"inputs[0].datatype must be \"BYTES\" (UTF-8 review texts), got {tensor.datatype!r}"[:200])
-    shape, data = list(tensor.shape), tensor.data
-    data = list(data.reshape(-1)) if isinstance(data, np.ndarray) else data
+    shape = list(tensor.shape)
     if len(shape) != 1 or not isinstance(shape[0], int) or shape[0] < 0:
         raise RequestError(f"inputs[0].shape must be [N], N the number of texts, got {shape}"[:200])
-    if not isinstance(data, list):
-        raise RequestError(f"inputs[0].data must be a list of review texts, got {json_type(data)}")
+    try:  # JSON data and binary or gRPC raw tensors alike
+        data = list(tensor.as_numpy().reshape(-1))
+    except ValueError:
+        held = f"{len(tensor.data)} texts" if isinstance(tensor.data, list) and tensor.data else "other data"
+        raise RequestError(f"inputs[0].data holds {held} but inputs[0].shape is [{shape[0]}]") from None
     count(data, "inputs[0].data", settings)
-    if len(data) != shape[0]:
-        raise RequestError(f"inputs[0].data holds {len(data)} texts but inputs[0].shape is [{shape[0]}]")
     return [check_text(utf8(value, f"inputs[0].data[{i}]"), f"inputs[0].data[{i}]", settings)
             for i, value in enumerate(data)]
 
