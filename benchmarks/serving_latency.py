@@ -7,7 +7,7 @@
 
 For each (batchSize, maxBatchDelay, workers) it starts TorchServe with --mar on free loopback ports
 (serving.torchserve.running_torchserve, the models= entry of config/config.properties overridden),
-then for each client count and each workload -- the fixed 233-word review (benchmarks/workload.py)
+then for each client count and each workload -- the fixed 233-word review (data/review_samples.py)
 and a stream of real IMDB test reviews of mixed length -- sends --requests text/plain POSTs from
 that many client threads (keep-alive sessions), --repeats times, and reports the median over the
 repeats of p50 / p99 latency (ms) and requests/s, with any non-200 answers counted. Also per server:
@@ -19,7 +19,7 @@ settings), and each fixed-review level's requests/s as a fraction of it at the s
 
 --handler KEY=VALUE replaces handler settings of config/model-config.yaml in a temporary archive
 built from --artifacts; without it the archive is --mar (`make archive`'s). Loopback only.
-Prints the JSON (with the machine and its load, benchmarks/report.py) and with --out keeps it
+Prints the JSON (with the machine and its load, reporting.py) and with --out keeps it
 (`make bench-serve`: docs/figures/serving_sweep.json).
 """
 
@@ -40,13 +40,13 @@ from pathlib import Path
 import requests
 import yaml
 
-from benchmarks.load_test import memory
-from benchmarks.report import add_out_argument, emit, median_ms
-from benchmarks.workload import REVIEW, real_reviews
-from scripts.build_archive import build, model_config_with
+from data.review_samples import REVIEW, real_reviews
+from paths import ARCHIVE, MODEL_NAME, SHIPPED_EXPORT
+from reporting import add_out_argument, emit, median_ms, memory
+from serving.archive import build, model_config_with
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
-from serving.torchserve import MODEL_NAME, ROOT, running_torchserve, served_model_settings
+from serving.torchserve import running_torchserve, served_model_settings
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -120,8 +120,8 @@ def parse_handler_overrides(pairs: list[str]) -> dict:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--mar", type=Path, default=ROOT / "model_store" / "sentiment.mar")
-    parser.add_argument("--artifacts", type=Path, default=ROOT / "model_store" / "artifacts")
+    parser.add_argument("--mar", type=Path, default=ARCHIVE)
+    parser.add_argument("--artifacts", type=Path, default=SHIPPED_EXPORT)
     parser.add_argument("--handler", nargs="*", default=[], metavar="KEY=VALUE", help="handler settings to replace")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 16, 32])
     parser.add_argument("--delays", type=int, nargs="+", default=[0, 2, 5, 10], help="maxBatchDelay values, ms")

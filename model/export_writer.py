@@ -5,7 +5,7 @@ exported from PyTorch and checked against it when written.
                 labels=["negative", "positive"], check_sequences=test_token_ids)   # ONNX checked on these
     write_checked_onnx(path, net, sequences)   # raises OnnxMismatch, and writes nothing, when ORT and PyTorch differ
 
-For an export folder without network.onnx: `python scripts/write_onnx.py DIR`.
+For an export folder without network.onnx: `python scripts/write_onnx.py DIR` (write_for_export).
 
 network.onnx's graph: inputs input_ids (batch, time) int64, right-padded with [PAD], and lengths (batch,) int64;
 output logits, (batch,) for the sigmoid head. Both axes are dynamic, and padding is exact as in
@@ -144,6 +144,21 @@ def random_sequences(vocab_size: int, max_length: int, n: int = 256, seed: int =
     """Token-id sequences of random lengths 1..max_length: check inputs when no texts are at hand."""
     rng = random.Random(seed)
     return [[rng.randrange(1, vocab_size) for _ in range(rng.randint(1, max_length))] for _ in range(n)]
+
+
+def write_for_export(directory: str | Path, reviews: Path | None, limit: int = CHECK_REVIEWS) -> tuple[Path, float, str]:
+    """network.onnx for an export folder from its network.pt, checked on `limit` reviews of the
+    parquet file `reviews` (seeded sample), or on random token ids when `reviews` is None."""
+    from data.review_samples import sample_reviews
+
+    net, encoder, _ = load_export(directory)
+    if reviews is not None:
+        sequences, checked_on = encoder.encode_ids(sample_reviews(reviews, limit)), f"{limit} reviews of {reviews}"
+    else:
+        sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
+        checked_on = f"{len(sequences)} random token-id sequences"
+    path = Path(directory) / ONNX_FILE
+    return path, write_checked_onnx(path, net, sequences), checked_on
 
 
 def _atomic(path: Path, write) -> None:

@@ -11,23 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from data.review_samples import sample_reviews
-from model.export import ONNX_FILE, load_export
-from model.export_writer import CHECK_REVIEWS, random_sequences, write_checked_onnx
+from model.export_writer import CHECK_REVIEWS, write_for_export
 from paths import IMDB_TEST_PARQUET
-
-
-def write_for_export(directory: str | Path, reviews: Path | None, limit: int = CHECK_REVIEWS) -> tuple[Path, float, str]:
-    """network.onnx for an export folder from its network.pt, checked on `limit` reviews of the
-    parquet file `reviews` (seeded sample), or on random token ids when `reviews` is None."""
-    net, encoder, _ = load_export(directory)
-    if reviews is not None:
-        sequences, checked_on = encoder.encode_ids(sample_reviews(reviews, limit)), f"{limit} reviews of {reviews}"
-    else:
-        sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
-        checked_on = f"{len(sequences)} random token-id sequences"
-    path = Path(directory) / ONNX_FILE
-    return path, write_checked_onnx(path, net, sequences), checked_on
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -14,7 +14,7 @@ from tests.conftest import ROOT
 from tests.random_export import make_random_export
 
 from scripts.archive_digest import DigestError, check, digest_path, main, record
-from scripts.build_archive import build
+from serving.archive import build
 
 
 @pytest.fixture(scope="module")

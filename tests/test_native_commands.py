@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 import pytest
 
 from paths import SHIPPED_EXPORT
-from scripts import build_archive
+from serving import archive as build_archive
 from serving.torchserve import ROOT, TorchServe, free_port_overrides, stop, write_properties
 
 DOCS = ROOT / "docs" / "serving.md"

@@ -15,7 +15,7 @@ import requests
 import torch
 
 from model.export import load_export
-from scripts.build_archive import build, model_config_with
+from serving.archive import build, model_config_with
 from serving.torchserve import running_torchserve
 
 pytestmark = pytest.mark.slow

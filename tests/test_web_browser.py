@@ -17,7 +17,7 @@ import shutil
 import pytest
 import requests
 
-from scripts.build_archive import build
+from serving.archive import build
 from serving.torchserve import running_torchserve
 from tests.conftest import ROOT
 from tests.page_server import running_page
