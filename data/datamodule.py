@@ -114,6 +114,8 @@ class ReviewDataModule(L.LightningDataModule):
         val_fraction: float = 0.1,
         test_fraction: float = 0.2,
         empty_texts: EmptyTexts = "refuse",
+        encoding: Optional[str] = None,
+        delimiter: Optional[str] = None,
         max_samples: Optional[int] = None,
         seed: int = 42,
         num_workers: int = 0,
@@ -142,6 +144,9 @@ class ReviewDataModule(L.LightningDataModule):
                 dataset has no `test` split (a single file, say).
             empty_texts: a row whose text is empty, only whitespace or null: `refuse` stops with the
                 row numbers, `drop` leaves those rows out.
+            encoding: of .csv / .tsv files, e.g. cp1252 or latin-1; null: UTF-8, with or without a byte-order mark.
+            delimiter: of .csv / .tsv files, one character (\\t: a tab); null: a comma (a .csv whose header
+                is one column holding ';', a tab or '|' is sniffed), a tab for .tsv.
             max_samples: use N rows of each given split, drawn with `seed`, for quick runs
                 (IMDB is sorted by label, so the literal first N rows would hold one class).
             seed: seeds the splits and `max_samples`.
@@ -183,7 +188,7 @@ class ReviewDataModule(L.LightningDataModule):
         self.source = SourceSpec(
             dataset=check_dataset_argument(dataset), text_column=text_column, label_column=label_column,
             label_names=label_names, test_fraction=test_fraction, val_fraction=val_fraction,
-            empty_texts=empty_texts, max_samples=max_samples, seed=seed,
+            empty_texts=empty_texts, max_samples=max_samples, seed=seed, encoding=encoding, delimiter=delimiter,
         )
         self.vocab_size = vocab_size
         self.max_length = max_length

@@ -7,8 +7,8 @@
     splits.label_names        # ["negative", "positive"]
 
 `SourceSpec.dataset` is one of
-- a data file, `.csv`, `.jsonl`/`.json` or `.parquet`, read by `datasets`' own builders and split
-  into train / val / test, stratified by label and seeded;
+- a data file, `.csv`, `.tsv`, `.jsonl`/`.json` or `.parquet`, read by `datasets`' own builders and
+  split into train / val / test, stratified by label and seeded;
 - a folder of such files or in the Hub layout, loaded as `datasets.load_dataset(folder)`: its
   `test` split (and `validation`, if any) is kept, otherwise `test` is carved from `train` as above;
 - a Hub id such as `stanfordnlp/imdb`, handled like a folder.
@@ -16,6 +16,12 @@
 Texts are never copied into Python lists: the splits are index views on the Arrow cache
 `datasets` keeps, and only the label column and a per-row "blank text" flag are held as
 numpy arrays (a few bytes per row), so a million-row file costs megabytes here.
+
+CSV and TSV files are UTF-8 (with or without a byte-order mark) unless `encoding` names another,
+comma- or (.tsv) tab-separated unless `delimiter` names another; a .csv whose header reads as one
+column holding ';', a tab or '|' is sniffed (data/delimited_files.py). A file that does not decode,
+or has a header and no rows, is refused naming the file (and, for the former, the encoding it
+looks like and the flag that reads it).
 
 Label names come from a `ClassLabel` feature, else from the sorted distinct values of the
 training labels (numbers sorted as numbers). `label_names` renames them for display: a list
@@ -32,10 +38,14 @@ from typing import Literal, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
+from data.delimited_files import (
+    check_delimiter, check_encoding, decoding_error, delimiter_hint, delimiter_of, header_hint,
+)
 from data.text_encoding import ConfigError
 
 # File extension -> the `datasets` builder that reads it.
-BUILDERS = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+BUILDERS = {".csv": "csv", ".tsv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+DELIMITED = (".csv", ".tsv")  # read with an encoding and a delimiter
 EmptyTexts = Literal["refuse", "drop"]
 LabelNames = Optional[Union[list[str], dict[str, str]]]
 ROWS_NAMED = 10  # rows quoted in an error message; the count is always complete
@@ -53,6 +63,8 @@ class SourceSpec:
     empty_texts: EmptyTexts = "refuse"
     max_samples: Optional[int] = None
     seed: int = 42
+    encoding: Optional[str] = None  # of CSV / TSV files; None: UTF-8, with or without a byte-order mark
+    delimiter: Optional[str] = None  # of CSV / TSV files; None: ',' (sniffed, see above), a tab for .tsv
 
 
 @dataclass(frozen=True)
@@ -107,7 +119,7 @@ def load_labelled_splits(spec: SourceSpec) -> LabelledSplits:
     """Load, check, label and split; every data problem is a ConfigError naming the field and rows."""
     check_fractions(spec.test_fraction, spec.val_fraction)
     dataset = check_dataset_argument(spec.dataset)
-    loaded = _load(dataset)
+    loaded = _load(dataset, spec)
     if "train" not in loaded:
         raise ConfigError(f"data.dataset {spec.dataset!r} has no 'train' split; it has {sorted(loaded)}")
     given = {"train": loaded["train"]}
@@ -174,7 +186,7 @@ def load_unlabelled_texts(spec: SourceSpec, split_name: str):
     Blank texts are left out; `max_samples` applies as to the labelled splits.
     """
     dataset = check_dataset_argument(spec.dataset)
-    loaded = _load(dataset)
+    loaded = _load(dataset, spec)
     if split_name not in loaded:
         raise ConfigError(f"data.unlabelled_split {split_name!r} is not a split of {spec.dataset!r}; it has {sorted(loaded)}")
     split = loaded[split_name]
@@ -216,22 +228,93 @@ def display_names(names: Sequence[str], label_names: LabelNames) -> list[str]:
     return shown
 
 
-def _load(dataset: str) -> dict:
+def _load(dataset: str, spec: SourceSpec) -> dict:
     import datasets  # heavy; only loading needs it
 
     datasets.disable_progress_bars()
     path = Path(dataset)
+    options = _read_options(path, spec)
     try:
         if path.is_file():
-            loaded = datasets.load_dataset(BUILDERS[path.suffix.lower()], data_files={"train": str(path)})
+            loaded = datasets.load_dataset(BUILDERS[path.suffix.lower()], data_files={"train": str(path)}, **options)
         else:
-            loaded = datasets.load_dataset(dataset)
+            loaded = datasets.load_dataset(dataset, **options)
     except ConfigError:
         raise
     except Exception as error:  # parsers and the Hub raise many types; the message is what matters
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"data.dataset: cannot read {dataset!r}: {first_line}") from None
+        if path.is_file() and _caused_by(error, UnicodeDecodeError):
+            raise decoding_error(path, spec.encoding, "data.dataset", "--data.") from None
+        first_line = _first_line(error)
+        raise ConfigError(f"data.dataset: cannot read {dataset!r}: {first_line}{_files_hint(path, spec)}") from None
     return dict(loaded)
+
+
+def _first_line(error: BaseException) -> str:
+    """The parser's own words: `datasets` wraps them in "An error occurred while generating the dataset"."""
+    for _ in range(10):  # a chain is short; the bound guards against a cycle
+        inner = error.__cause__ or error.__context__
+        if inner is None or not str(inner).strip():
+            break
+        error = inner
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+
+
+def _files_hint(path: Path, spec: SourceSpec) -> str:
+    """For a file (or the first of a folder's files) that reads as one column holding ';', a tab or '|'."""
+    if not path.exists():  # a Hub id
+        return ""
+    files = [path] if path.is_file() else sorted(p for p in path.rglob("*") if p.suffix.lower() in DELIMITED)
+    delimiter = check_delimiter(spec.delimiter, "data.delimiter")
+    for file in files[:20]:
+        sep = delimiter or ("\t" if file.suffix.lower() == ".tsv" else ",")
+        hint = header_hint(file, spec.encoding, sep, "--data.") if file.suffix.lower() in DELIMITED else ""
+        if hint:
+            return hint
+    return ""
+
+
+def _read_options(path: Path, spec: SourceSpec) -> dict:
+    """The CSV builder's `encoding` and `sep` for this dataset; only what differs from its defaults,
+    so a UTF-8 comma-separated file keeps the cache (and fingerprints) it always had."""
+    encoding = check_encoding(spec.encoding, "data.encoding")
+    delimiter = check_delimiter(spec.delimiter, "data.delimiter")
+    named = {key: value for key, value in (("encoding", encoding), ("sep", delimiter)) if value is not None}
+    if not path.is_file():  # a folder or a Hub id: its CSV / TSV files are read with what was named
+        return named
+    if path.suffix.lower() not in DELIMITED:
+        if named:
+            raise ConfigError(f"data.encoding and data.delimiter apply to .csv and .tsv files, not to {str(path)!r}")
+        return {}
+    sep, sniffed = delimiter_of(path, encoding, delimiter, "data.dataset", "--data.")
+    if sniffed:
+        print(f"data: {str(path)!r} is {sep!r}-separated (sniffed from its header; --data.delimiter {sep!r} says so)", flush=True)
+    _check_has_rows(path, encoding, sep)
+    return {**named, **({"sep": sep} if sep != "," else {})}
+
+
+def _check_has_rows(path: Path, encoding: Optional[str], sep: str) -> None:
+    """An empty or header-only file is refused by name before `datasets` reads it (which says "no data")."""
+    import pandas as pd
+
+    try:
+        head = pd.read_csv(path, sep=sep, encoding=encoding or "utf-8", nrows=1)
+    except pd.errors.EmptyDataError:
+        raise ConfigError(f"data.dataset: {str(path)!r} is empty: no header, no rows") from None
+    except UnicodeDecodeError:
+        raise decoding_error(path, encoding, "data.dataset", "--data.") from None
+    except (ValueError, OSError):
+        return  # `datasets` reads it next and reports the parser's own message
+    if not len(head):
+        raise ConfigError(f"data.dataset: {str(path)!r} has a header and no rows: there is nothing to train on")
+
+
+def _caused_by(error: Optional[BaseException], kind: type) -> bool:
+    """Whether `kind` is in the chain: `datasets` wraps the parser's error in its own."""
+    for _ in range(10):  # a chain is short; the bound guards against a cycle
+        if error is None or isinstance(error, kind):
+            return error is not None
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def _describe(dataset: str, split: str, single: bool) -> str:
@@ -242,7 +325,9 @@ def _checked_columns(split, spec: SourceSpec, where: str) -> tuple[str, str]:
     have = list(split.column_names)
     for field, column in (("data.text_column", spec.text_column), ("data.label_column", spec.label_column)):
         if column not in have:
-            raise ConfigError(f"{field} {column!r} is not a column of {where}; its columns are {have}")
+            raise ConfigError(
+                f"{field} {column!r} is not a column of {where}; its columns are {have}{delimiter_hint(have, '--data.')}"
+            )
     text_type = str(split.features[spec.text_column])
     if "string" not in text_type:
         raise ConfigError(f"data.text_column {spec.text_column!r} of {where} holds {text_type}, not text")

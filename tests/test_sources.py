@@ -101,7 +101,7 @@ def test_empty_texts_dropped_on_request(tmp_path):
 
 MESSAGES = {  # one per case of BAD_CASES
     "missing file": r"data.dataset: no such file or folder: '.*nowhere.csv'",
-    "unknown extension": r"data.dataset: cannot read .xlsx files .*use one of \['.csv', '.json', '.jsonl', '.parquet'\]",
+    "unknown extension": r"data.dataset: cannot read .xlsx files .*use one of \['.csv', '.json', '.jsonl', '.parquet', '.tsv'\]",
     "missing text column": r"data.text_column 'text' is not a column of .*; its columns are \['body', 'label'\]",
     "missing label column": r"data.label_column 'stars' is not a column of .*; its columns are \['text', 'label'\]",
     "empty texts": r"2 row\(s\) of .* have an empty or null 'text' \(rows 5, 12; .*--data.empty_texts drop",
