@@ -3,12 +3,21 @@
     python predict.py --input reviews.csv --output scored.csv
     python predict.py --export runs/imdb/version_0/export --input reviews.parquet --output scored.jsonl --text-column review
     python predict.py --input reviews.txt --output scored.jsonl          # plain text: one review per line
+    python predict.py --input export.csv --output scored.csv --encoding cp1252 --delimiter ';'
 
-Input: .csv (pandas' parser, as `datasets`' CSV loader that train.py uses), .jsonl/.json (JSON
-Lines), .parquet, or .txt (one review per line; its column is `text`). Output: .csv or .jsonl, by extension, rows in input order. Added columns are
-the answers the server gives (serving/answers.py): `label` and `score` (P(second label) for two
-classes, else P(label)), and for more than two classes `scores` ({name: probability}; a JSON
-string in a CSV cell). `--prefix pred_` names them pred_label, ... when the input has such columns.
+Input: .csv or .tsv (pandas' parser, as `datasets`' CSV loader that train.py uses), .jsonl/.json
+(JSON Lines), .parquet, or .txt (one review per line; its column is `text`). CSV, TSV and text
+are read as UTF-8, with or without a byte-order mark, unless --encoding names another; a file that
+does not decode is refused with the encoding it looks like and the flag that reads it. A .tsv is
+tab-separated, a .csv comma-separated unless --delimiter says otherwise or its header reads as one
+column holding ';', a tab or '|', which is then sniffed (data/delimited_files.py, shared with
+train.py). A file with columns and no rows (a header alone) gives an output of the same: its
+columns and the added ones.
+
+Output: .csv or .jsonl, UTF-8, by extension, rows in input order. Added columns are the answers
+the server gives (serving/answers.py): `label` and `score` (P(second label) for two classes, else
+P(label)), and for more than two classes `scores` ({name: probability}; a JSON string in a CSV
+cell). `--prefix pred_` names them pred_label, ... when the input has such columns.
 
 Scoring goes through the handler's door, serving.runtime.Predictor, with the handler's settings
 (config/model-config.yaml: runtime, threads, sub-batches, threshold), so a file is scored exactly
@@ -30,14 +39,17 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from data.delimited_files import (
+    check_delimiter, check_encoding, decoding_error, delimiter_hint, delimiter_of, header_hint, text_codec,
+)
 from data.text_encoding import ConfigError
+from paths import SHIPPED_EXPORT
 from serving.answers import answers
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
 
-ROOT = Path(__file__).resolve().parent
-DEFAULT_EXPORT = ROOT / "model_store" / "artifacts"
-READ = (".csv", ".jsonl", ".json", ".parquet", ".txt")
+READ = (".csv", ".tsv", ".jsonl", ".json", ".parquet", ".txt")
+DELIMITED = (".csv", ".tsv")
 WRITTEN = (".csv", ".jsonl")
 ROWS_NAMED = 10
 
@@ -47,6 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     partial = None
     try:
         check_paths(args)
+        check_read_options(args)
         settings = HandlerSettings.from_model_yaml(load_model_yaml())
         if args.threads:
             settings = dataclasses.replace(settings, intra_op_threads=args.threads)
@@ -70,10 +83,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="predict.py", description=__doc__.splitlines()[0])
-    parser.add_argument("--export", type=Path, default=DEFAULT_EXPORT, help="export folder (default model_store/artifacts)")
-    parser.add_argument("--input", type=Path, required=True, help=".csv, .jsonl/.json, .parquet or .txt")
+    parser.add_argument("--export", type=Path, default=SHIPPED_EXPORT, help="export folder (default model_store/artifacts)")
+    parser.add_argument("--input", type=Path, required=True, help=".csv, .tsv, .jsonl/.json, .parquet or .txt")
     parser.add_argument("--output", type=Path, required=True, help=".csv or .jsonl")
     parser.add_argument("--text-column", default="text", help="the column holding the review text (default text)")
+    parser.add_argument("--encoding", help="of a .csv, .tsv or .txt input, e.g. cp1252 or latin-1 (default UTF-8, with or without BOM)")
+    parser.add_argument("--delimiter", help="of a .csv or .tsv input: one character, \\t for a tab (default , or a tab for .tsv)")
     parser.add_argument("--prefix", default="", help="prefix of the added columns, e.g. pred_")
     parser.add_argument(
         "--empty-texts", choices=("refuse", "skip"), default="refuse",
@@ -103,35 +118,53 @@ def check_paths(args: argparse.Namespace) -> None:
         raise ConfigError(f"--export: no such folder: {str(args.export)!r}")
 
 
+def check_read_options(args: argparse.Namespace) -> None:
+    """--encoding and --delimiter: known, and meaningful for the input's format."""
+    args.encoding = check_encoding(args.encoding, "--encoding")
+    args.delimiter = check_delimiter(args.delimiter, "--delimiter")
+    suffix = args.input.suffix.lower()
+    if args.encoding and suffix not in (*DELIMITED, ".txt"):
+        raise ConfigError(f"--encoding applies to .csv, .tsv and .txt inputs; {suffix} files are read as their format defines")
+    if args.delimiter and suffix not in DELIMITED:
+        raise ConfigError(f"--delimiter applies to .csv and .tsv inputs, not {suffix}")
+
+
 # -- reading ------------------------------------------------------------------------------------
 
 
-def read_chunks(path: Path, chunk_rows: int) -> Iterator[dict[str, list]]:
-    """Column -> values, at most chunk_rows rows at a time; the file is closed however the caller stops."""
+def read_chunks(path: Path, chunk_rows: int, encoding: str | None = None, sep: str = ",") -> Iterator[dict[str, list]]:
+    """Column -> values, at most chunk_rows rows at a time; the file is closed however the caller stops.
+    A file with columns and no rows yields one empty chunk, so its columns are known."""
     try:
-        for batch in _record_batches(path, chunk_rows):
-            for start in range(0, batch.num_rows, chunk_rows):
+        for batch in _record_batches(path, chunk_rows, encoding, sep):
+            for start in range(0, max(batch.num_rows, 1), chunk_rows):
                 yield batch.slice(start, chunk_rows).to_pydict()
-    except (OSError, ValueError, UnicodeDecodeError) as error:  # pandas and pyarrow parser errors are ValueErrors
+    except UnicodeDecodeError:
+        raise decoding_error(path, encoding, "--input", "--") from None
+    except (OSError, ValueError) as error:  # pandas and pyarrow parser errors are ValueErrors
         message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ConfigError(f"--input: cannot read {str(path)!r}: {message}") from None
+        hint = header_hint(path, encoding, sep, "--") if path.suffix.lower() in DELIMITED else ""
+        raise ConfigError(f"--input: cannot read {str(path)!r}: {message}{hint}") from None
 
 
-def _record_batches(path: Path, chunk_rows: int) -> Iterator:
+def _record_batches(path: Path, chunk_rows: int, encoding: str | None, sep: str) -> Iterator:
     import pyarrow as pa
 
     suffix = path.suffix.lower()
-    if suffix == ".csv":
+    if suffix in DELIMITED:
         import pandas as pd
 
         # pandas' parser, as datasets' CSV loader that train.py reads files with; Arrow turns NaN into null.
-        with pd.read_csv(path, chunksize=chunk_rows) as frames:
+        # A header alone is one empty frame; only a file with no header at all yields none.
+        with pd.read_csv(path, chunksize=chunk_rows, sep=sep, encoding=encoding or "utf-8") as frames:
             for frame in frames:
                 yield pa.RecordBatch.from_pandas(frame, preserve_index=False)
     elif suffix == ".parquet":
         import pyarrow.parquet as pq
 
         with pq.ParquetFile(path) as parquet:
+            if not parquet.metadata.num_rows:  # its schema is its header
+                yield pa.RecordBatch.from_pylist([], schema=parquet.schema_arrow)
             yield from parquet.iter_batches(batch_size=chunk_rows)
     elif suffix in (".jsonl", ".json"):
         import pyarrow.json as pa_json
@@ -142,7 +175,7 @@ def _record_batches(path: Path, chunk_rows: int) -> Iterator:
         finally:
             reader.close()
     else:  # plain text: one review per line, line endings removed
-        with open(path, encoding="utf-8") as lines:
+        with open(path, encoding=text_codec(encoding)) as lines:
             while chunk := [line.rstrip("\r\n") for _, line in zip(range(chunk_rows), lines)]:
                 yield pa.RecordBatch.from_pydict({"text": chunk})
 
@@ -205,25 +238,27 @@ def predict_file(args: argparse.Namespace, predictor: Predictor, partial: Path) 
 
     labels = predictor.labels
     added = [f"{args.prefix}{name}" for name in (["label", "score"] if len(labels) == 2 else ["label", "score", "scores"])]
+    sep = _delimiter(args)
     output = Output(partial, args.output.suffix.lower())
     progress = tqdm(total=total_rows(args.input), unit=" rows", disable=True if args.no_progress else None, file=sys.stderr)
-    rows_done, skipped, blanks = 0, [], []
-    chunks = read_chunks(args.input, args.chunk_rows)
+    rows_done, skipped, blanks, columns = 0, [], [], None
+    chunks = read_chunks(args.input, args.chunk_rows, args.encoding, sep)
     try:
         for chunk in chunks:
+            if columns is None:
+                _check_columns(list(chunk), args.text_column, added, args.input)
             columns = list(chunk)
-            if rows_done == 0:
-                _check_columns(columns, args.text_column, added, args.input)
             texts = chunk[args.text_column]
             empty = [i for i, text in enumerate(texts) if blank(text)]
             if empty and args.empty_texts == "refuse":
                 blanks += [rows_done + i for i in empty]  # keep reading, to name them all
             if not blanks:
                 good = sorted(set(range(len(texts))) - set(empty))
-                probabilities = predictor.predict_proba([texts[i] for i in good])
                 predicted = [None] * len(texts)
-                for i, answer in zip(good, answers(probabilities, labels, predictor.settings.threshold)):
-                    predicted[i] = answer
+                if good:
+                    probabilities = predictor.predict_proba([texts[i] for i in good])
+                    for i, answer in zip(good, answers(probabilities, labels, predictor.settings.threshold)):
+                        predicted[i] = answer
                 skipped += [rows_done + i for i in empty]
                 output.write(columns + added, (
                     [chunk[c][i] for c in columns] + _answer_cells(predicted[i], len(added)) for i in range(len(texts))
@@ -234,21 +269,37 @@ def predict_file(args: argparse.Namespace, predictor: Predictor, partial: Path) 
         chunks.close()  # an early stop closes the input file too
         progress.close()
         output.close()
-    if rows_done == 0:
+    if columns is None:  # not even a header: an empty JSON Lines or text file
         raise ConfigError(f"--input: {str(args.input)!r} has no rows")
     if blanks:
         raise ConfigError(
             f"--input: {len(blanks)} row(s) have an empty or null {args.text_column!r} ({_rows(blanks)}); "
             "fix them, or pass --empty-texts skip to write them without a prediction"
         )
+    if rows_done == 0:
+        return "0 rows scored (the input has its columns and no rows)"
     if skipped:
         return f"{rows_done - len(skipped):,} of {rows_done:,} rows scored; {len(skipped)} with an empty text left unscored ({_rows(skipped)})"
     return f"{rows_done:,} rows scored"
 
 
+def _delimiter(args: argparse.Namespace) -> str:
+    """--delimiter, a tab for .tsv, else ',' or what the header shows (sniffed, with a note)."""
+    if args.input.suffix.lower() not in DELIMITED:
+        return ","
+    sep, sniffed = delimiter_of(args.input, args.encoding, args.delimiter, "--input", "--")
+    if sniffed:
+        print(f"predict.py: {str(args.input)!r} is {sep!r}-separated (sniffed from its header; --delimiter {sep!r} says so)",
+              file=sys.stderr)
+    return sep
+
+
 def _check_columns(columns: list[str], text_column: str, added: list[str], path: Path) -> None:
     if text_column not in columns:
-        raise ConfigError(f"--text-column {text_column!r} is not a column of {str(path)!r}; its columns are {columns}")
+        raise ConfigError(
+            f"--text-column {text_column!r} is not a column of {str(path)!r}; its columns are {columns}"
+            f"{delimiter_hint(columns, '--')}"
+        )
     clash = [name for name in added if name in columns]
     if clash:
         raise ConfigError(
