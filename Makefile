@@ -2,11 +2,10 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
-DATASET ?= ../shared/imdb
+DATASET ?= $(shell $(PY) -c 'from paths import DEFAULT_DATASET; print(DEFAULT_DATASET)')
 ARTIFACTS ?= model_store/artifacts
 MAR ?= model_store/sentiment.mar
 TOKEN_AUTH ?= on
-LOAD_REQUESTS ?= 10000
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
@@ -59,8 +58,8 @@ bench-serve: archive ## own servers over batch size x delay, 1/8/32 clients, vs 
 bench-sub-batches: install ## in-process cost per cell and sub-batch rules on real batches (JSON)
 	$(PY) benchmarks/sub_batch_rule.py --artifacts $(ARTIFACTS) --out docs/figures/sub_batch_rule.json
 
-load-test: archive ## 10,000 mixed good and bad requests from 32 clients against an own loopback server (JSON)
-	$(PY) benchmarks/load_test.py --requests $(LOAD_REQUESTS) --mar $(MAR) --out docs/figures/load_test.json
+load-test: archive ## mixed good and bad requests from 32 clients against an own loopback server (JSON; LOAD_REQUESTS=N for another count)
+	$(PY) benchmarks/load_test.py $(if $(LOAD_REQUESTS),--requests $(LOAD_REQUESTS)) --mar $(MAR) --out docs/figures/load_test.json
 
 evaluate: install ## accuracy of handler.py on the full IMDB test split, in-process (JSON)
 	$(PY) scripts/evaluate_handler.py --artifacts $(ARTIFACTS) --dataset $(DATASET) --out docs/figures/handler_accuracy.json

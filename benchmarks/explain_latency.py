@@ -20,9 +20,8 @@ import torch
 
 from model.export import load_export
 from serving.explain import N_STEPS, attribute, explain_texts
-from benchmarks.report import add_out_argument, emit
-
-ROOT = Path(__file__).resolve().parents[1]
+from paths import SHIPPED_EXPORT
+from reporting import add_out_argument, emit
 
 SENTENCES = [
     "I went in expecting very little from this film and came out genuinely moved.",
@@ -42,7 +41,7 @@ def review_of(words: int) -> str:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--artifacts", type=Path, default=ROOT / "model_store" / "artifacts")
+    parser.add_argument("--artifacts", type=Path, default=SHIPPED_EXPORT)
     parser.add_argument("--words", type=int, default=230)
     parser.add_argument("--steps", default=f"8,16,{N_STEPS},32,50")
     parser.add_argument("--repeats", type=int, default=5)

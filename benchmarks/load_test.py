@@ -1,6 +1,6 @@
 """Load test: many concurrent clients, mixed good and bad requests, against a loopback TorchServe; prints JSON.
 
-    .venv/bin/python benchmarks/load_test.py                          # 20,000 requests, 32 clients, own server
+    .venv/bin/python benchmarks/load_test.py                          # 10,000 requests, 32 clients, own server
     .venv/bin/python benchmarks/load_test.py --requests 500 --out load.json
     .venv/bin/python benchmarks/load_test.py --url http://127.0.0.1:8080 --key-file model_store/key_file.json  # `make serve`'s
 
@@ -38,11 +38,10 @@ from urllib.parse import urlparse
 import psutil
 import requests
 
-from data.review_samples import IMDB_TEST
-from serving.torchserve import read_key
-from benchmarks.report import add_out_argument, emit
+from paths import ARCHIVE, IMDB_TEST_PARQUET, MODEL_STORE
+from reporting import add_out_argument, emit, memory
+from serving.torchserve import KEY_FILE_NAME, read_key
 
-ROOT = Path(__file__).resolve().parents[1]
 LOOPBACK = {"127.0.0.1", "localhost"}
 
 
@@ -126,21 +125,6 @@ class MemorySampler(threading.Thread):
             workers = memory(self.frontend_pid).get("workers", {})
             self.pids_seen |= set(workers)
             self.samples.append([round(time.monotonic() - started), round(sum(workers.values()), 1)])
-
-
-def memory(frontend_pid: int | None) -> dict:
-    """RSS in MiB of the frontend and of each worker (the frontend's Python descendants)."""
-    if frontend_pid is None:
-        return {}
-    try:
-        frontend = psutil.Process(frontend_pid)
-        workers = [p for p in frontend.children(recursive=True) if "model_service_worker" in " ".join(p.cmdline())]
-        return {
-            "frontend_rss_mib": round(frontend.memory_info().rss / 2**20, 1),
-            "workers": {str(p.pid): round(p.memory_info().rss / 2**20, 1) for p in workers},
-        }
-    except psutil.Error as error:
-        return {"error": str(error)}
 
 
 def frontend_listening_on(port: int) -> int | None:
@@ -229,7 +213,7 @@ def timeline(results: list, started: float, window_s: int = 60) -> list[dict]:
 
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--requests", type=int, default=10_000, help="%(default)s (the README's figures)")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--bad-share", type=float, default=0.15)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
@@ -237,10 +221,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--warmup", type=int, default=200, help="uncounted requests sent first")
     parser.add_argument("--max-review-chars", type=int, default=1200)
-    parser.add_argument("--reviews", type=Path, default=IMDB_TEST)
-    parser.add_argument("--mar", type=Path, default=ROOT / "model_store" / "sentiment.mar")
+    parser.add_argument("--reviews", type=Path, default=IMDB_TEST_PARQUET)
+    parser.add_argument("--mar", type=Path, default=ARCHIVE)
     parser.add_argument("--url", help="a running server (e.g. `make serve`'s http://127.0.0.1:8080); default: start one")
-    parser.add_argument("--key-file", type=Path, default=ROOT / "model_store" / "key_file.json")
+    parser.add_argument("--key-file", type=Path, default=MODEL_STORE / KEY_FILE_NAME)
     add_out_argument(parser)
     args = parser.parse_args(argv)
     if not 0 < args.requests <= 200_000 or not 0 < args.clients <= 256:

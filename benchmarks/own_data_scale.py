@@ -14,7 +14,7 @@ that split RSS into anonymous memory (heap, tensors, Python objects) and file-ba
 memory-mapped Arrow files: shared between processes and dropped by the kernel under pressure).
 Speed: rows/s of the data preparation (process start to the first training step, all rows),
 training samples/s over the timed steps (a callback inside train.py), and predict.py's rows/s.
-The file, when --rows is given, is made by scripts/make_review_file.py from IMDB's labelled rows.
+The file, when --rows is given, is made from IMDB's labelled rows (data/review_samples.py, as scripts/make_review_file.py).
 --threads sets OMP_NUM_THREADS for both processes: on a shared machine two busy OpenMP threads
 per process wait on each other, and one thread per process measured 2x faster there.
 """
@@ -33,10 +33,9 @@ from pathlib import Path
 import lightning as L
 import psutil
 
-from benchmarks.report import add_out_argument, emit
-from scripts.make_review_file import write_review_file
-
-ROOT = Path(__file__).resolve().parents[1]
+from data.review_samples import write_review_file
+from paths import ROOT
+from reporting import add_out_argument, emit
 NETWORKS = {
     # The served default, and a small one whose prediction pass over a million rows takes minutes on 2 cores.
     "default": [],

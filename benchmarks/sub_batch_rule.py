@@ -11,8 +11,8 @@ Part 2, rules: TorchServe-sized batches (--batch-size texts each) of real IMDB t
 mixed length, and of the fixed 233-word review, scored through Predictor.predict_proba under each
 (sub_batch_tokens, sub_batch_padding) pair; the median ms per batch, all rules interleaved batch
 by batch so background load hits them alike. "whole" is one padded pass per batch (no cutting).
-The defaults in config/model-config.yaml are the pair that did best here (README, Serving).
-Prints the JSON (with the machine and its load, benchmarks/report.py); --out keeps it.
+The defaults in serving/settings.py are the pair that did best here (README, Serving).
+Prints the JSON (with the machine and its load, reporting.py); --out keeps it.
 """
 
 from __future__ import annotations
@@ -25,12 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.report import add_out_argument, emit, median_ms
-from benchmarks.workload import REVIEW, real_reviews
+from data.review_samples import REVIEW, real_reviews
+from paths import SHIPPED_EXPORT
+from reporting import add_out_argument, emit, median_ms
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
 
-ROOT = Path(__file__).resolve().parents[1]
 NO_LIMIT = (10**9, 0.999)  # one pass per batch
 
 
@@ -70,7 +70,7 @@ def compare_rules(base: HandlerSettings, export: Path, workloads: dict, rules: l
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--artifacts", type=Path, default=ROOT / "model_store" / "artifacts")
+    parser.add_argument("--artifacts", type=Path, default=SHIPPED_EXPORT)
     parser.add_argument("--runtime", choices=["onnx", "torch"], default=None, help="default: config/model-config.yaml's")
     parser.add_argument("--threads", type=int, default=None, help="intra-op threads; default: the config's")
     parser.add_argument("--batch-size", type=int, default=16, help="texts per batch (TorchServe's batchSize)")

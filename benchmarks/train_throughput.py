@@ -1,6 +1,6 @@
 """Training and inference throughput of the default config, as JSON.
 
-    python benchmarks/train_throughput.py --dataset ../shared/imdb [--rows 2048] [--threads 2]
+    python benchmarks/train_throughput.py [--dataset PATH] [--rows 2048] [--threads 2]   # default: paths.DEFAULT_DATASET
 
 Runs the default network (config/default.yaml) on a fixed, seeded slice of the
 training data with the data module's own length-bucketed batches, and reports
@@ -25,9 +25,8 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from data.datamodule import ReviewDataModule
 from model.network import SentimentNet, SentimentNetConfig
-from benchmarks.report import add_out_argument, emit
-
-ROOT = Path(__file__).resolve().parents[1]
+from paths import CONFIG_DIR, DEFAULT_DATASET
+from reporting import add_out_argument, emit
 
 
 class PackedBaseline(nn.Module):
@@ -87,8 +86,8 @@ def summarize(seconds: list[float], batches: list[dict]) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="../shared/imdb")
-    parser.add_argument("--config", default=str(ROOT / "config" / "default.yaml"))
+    parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
+    parser.add_argument("--config", default=str(CONFIG_DIR / "default.yaml"))
     parser.add_argument("--rows", type=int, default=2048, help="training rows in the slice (seeded)")
     parser.add_argument("--steps", type=int, default=20, help="batches timed per variant")
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())

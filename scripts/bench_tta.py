@@ -1,6 +1,6 @@
 """Time to accuracy: wall time from `train.py fit` start until val/acc first reaches a target, as JSON.
 
-    python scripts/bench_tta.py --dataset ../shared/imdb [--config config/fast.yaml] [--target 0.851]
+    python scripts/bench_tta.py [--dataset PATH] [--config config/fast.yaml] [--target 0.851]   # default: paths.DEFAULT_DATASET
 
 Runs `train.py fit` as a child process with model.time_to_accuracy.StopAtAccuracy, which stops
 training at the first validation that reaches the target; `fit` then tests that checkpoint.
@@ -19,13 +19,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from paths import CONFIG_DIR, DEFAULT_DATASET, ROOT
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dataset", default="../shared/imdb")
-    parser.add_argument("--config", default=str(ROOT / "config" / "fast.yaml"))
+    parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
+    parser.add_argument("--config", default=str(CONFIG_DIR / "fast.yaml"))
     parser.add_argument("--target", type=float, default=0.851)
     parser.add_argument("extra", nargs="*", help="more train.py arguments, after --")
     args = parser.parse_args()

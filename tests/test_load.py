@@ -2,7 +2,8 @@
 
     .venv/bin/python -m pytest -m slow tests/test_load.py -s
 
-The full run (20,000 requests on the trained model) is `make load-test`; its figures are in the README.
+The full run (benchmarks/load_test.py's default count, on the trained model) is `make load-test`; its
+figures are in the README.
 Here the archive holds a random network (tests/random_export.py): the answers' shape and status
 matter, not the scores.
 """

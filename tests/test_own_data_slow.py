@@ -16,7 +16,7 @@ import requests
 
 from model.export import load_export
 from scripts.build_archive import build
-from scripts.make_review_file import write_review_file
+from data.review_samples import write_review_file
 from serving.torchserve import running_torchserve
 from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
 from tests.own_data_files import CLASSES_3, cue_rows, serve, write_jsonl
