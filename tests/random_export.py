@@ -14,8 +14,12 @@ import random
 from pathlib import Path
 
 
-def make_random_export(folder: Path, seed: int = 0, width: int = 4) -> Path:
-    """An export whose GRU and LSTM have `width` units (the embedding twice that): a wider one computes more."""
+def make_random_export(folder: Path, seed: int = 0, width: int = 4, onnx_checks: int | None = None) -> Path:
+    """An export whose GRU and LSTM have `width` units (the embedding twice that): a wider one computes more.
+
+    network.onnx is checked against PyTorch on save_export's random sequences, or on `onnx_checks` of them
+    (a wide network's full check takes a minute on two shared cores).
+    """
     import torch
 
     from tests.conftest import make_review
@@ -29,7 +33,10 @@ def make_random_export(folder: Path, seed: int = 0, width: int = 4) -> Path:
     tokenizer.save(str(folder / "source_tokenizer.json"))
     torch.manual_seed(seed)
     net = SentimentNet(SentimentNetConfig(vocab_size=100, embedding_dim=2 * width, gru_hidden=width, lstm_hidden=width))
-    return save_export(folder / "export", net, folder / "source_tokenizer.json", {"max_length": 64, "truncation": "head+tail"})
+    checks = None if onnx_checks is None else [
+        [rng.randrange(1, 100) for _ in range(rng.randint(1, 64))] for _ in range(onnx_checks)]
+    return save_export(folder / "export", net, folder / "source_tokenizer.json",
+                       {"max_length": 64, "truncation": "head+tail"}, check_sequences=checks)
 
 
 def make_random_mar(folder: Path, seed: int = 0) -> Path:

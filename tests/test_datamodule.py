@@ -5,7 +5,8 @@ from collections import Counter
 import pytest
 import torch
 
-from tests.conftest import SHARED_IMDB, write_hub_dataset
+from paths import DEFAULT_DATASET
+from tests.conftest import write_hub_dataset
 from data.datamodule import ReviewDataModule
 from data.sampling import BucketBatchSampler
 from data.text_encoding import ConfigError, PAD_ID
@@ -109,9 +110,9 @@ def test_missing_dataset_folder_is_refused_at_construction(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_IMDB.is_dir(), reason="../shared/imdb not present")
+@pytest.mark.requires_imdb
 def test_real_imdb_sample_loads(tmp_path):
-    dm = make_dm(SHARED_IMDB, tmp_path, max_samples=300, vocab_size=5000, max_length=200)
+    dm = make_dm(DEFAULT_DATASET, tmp_path, max_samples=300, vocab_size=5000, max_length=200)
     dm.prepare_data()
     dm.setup(None)
     assert len(dm.splits["test"]) == 300

@@ -7,10 +7,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
+from paths import DEFAULT_DATASET, ROOT
+from tests.conftest import tiny_fit_args
 from data.datamodule import ReviewDataModule
 from data.lm_datamodule import LanguageModelDataModule
 from data.text_encoding import ConfigError
+from model.export import load_export
 from model.lm_module import EncoderLanguageModel, load_encoder, save_encoder
 from model.network import SentimentNet, SentimentNetConfig
 
@@ -42,8 +44,8 @@ def test_lm_data_is_the_training_text_plus_the_unlabelled_reviews_under_the_clas
 
 
 def test_lm_data_refuses_classifier_teachers_and_labelled_splits(tiny_imdb_with_unlabelled, tmp_path):
-    with pytest.raises(ConfigError, match="data.teacher is for the classifier"):
-        LanguageModelDataModule(str(tiny_imdb_with_unlabelled), teacher="ngram", **DATA)
+    with pytest.raises(ConfigError, match="data.teacher_targets is for the classifier"):
+        LanguageModelDataModule(str(tiny_imdb_with_unlabelled), teacher_targets="runs/teach", **DATA)
     with pytest.raises(ConfigError, match="lm_unlabelled_split must be a split without labels"):
         LanguageModelDataModule(str(tiny_imdb_with_unlabelled), lm_unlabelled_split="test", **DATA)
 
@@ -128,14 +130,14 @@ def test_an_encoder_from_another_tokenizer_stops_train_py_with_one_line(tiny_imd
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_IMDB.exists(), reason="needs ../shared/imdb")
+@pytest.mark.requires_imdb
 def test_lm_stage_pretrains_on_real_and_unlabelled_reviews(tmp_path):
     """pretrain_lm.yaml on a few hundred rows of each split (unsupervised included), small network:
     the LM loss falls and its encoder starts a classifier that trains and tests."""
     from pretrain_lm import cli_main as pretrain
     from train import cli_main as train
 
-    small = ["--data.dataset", str(SHARED_IMDB), "--data.max_samples", "300", "--data.vocab_size", "2000",
+    small = ["--data.dataset", str(DEFAULT_DATASET), "--data.max_samples", "300", "--data.vocab_size", "2000",
              "--data.max_length", "64", "--trainer.logger.init_args.save_dir", str(tmp_path),
              "--trainer.enable_progress_bar", "false", "--data.cache_dir", str(tmp_path / "cache")]
     sizes = ["--model.embedding_dim", "16", "--model.gru_hidden", "8", "--model.lstm_hidden", "8"]
@@ -144,7 +146,15 @@ def test_lm_stage_pretrains_on_real_and_unlabelled_reviews(tmp_path):
     assert len(lm.datamodule.splits["train"]) == 270 + 300  # training rows (val held out) + unlabelled
     losses = [float(v) for k, v in lm.trainer.callback_metrics.items() if k == "val/lm_loss"]
     assert losses and losses[0] < 7.6  # below uniform over 2,000 words (ln 2000 = 7.6)
+    encoder = tmp_path / "semi" / "pretrain_lm" / "encoder.pt"
     classifier = train(["fit", "--config", str(ROOT / "config" / "default.yaml"), *small, *sizes,
-                        "--trainer.max_epochs", "1", "--model.pretrained_encoder", str(tmp_path / "semi" / "pretrain_lm" / "encoder.pt")])
-    assert "test/acc" in json.loads((Path(classifier.trainer.log_dir) / "metrics.json").read_text())
+                        "--trainer.max_epochs", "1", "--model.pretrained_encoder", str(encoder)])
+    run = Path(classifier.trainer.log_dir)
+    assert json.loads((run / "metrics.json").read_text())["test/acc"] == pytest.approx(
+        float(classifier.trainer.callback_metrics["test/acc"]))
+    # One epoch of fine-tuning moves the pretrained embedding only a little: the exported one still points
+    # the way encoder.pt's does (a fresh random start would be near orthogonal to it, cosine ~0).
+    pretrained = torch.load(encoder, map_location="cpu", weights_only=True)["state_dict"]["embedding.weight"]
+    exported = load_export(run / "export")[0].embedding.weight.detach()
+    assert torch.nn.functional.cosine_similarity(pretrained.flatten(), exported.flatten(), dim=0) > 0.9
 

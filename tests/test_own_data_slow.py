@@ -18,22 +18,22 @@ from model.export import load_export
 from scripts.build_archive import build
 from data.review_samples import write_review_file
 from serving.torchserve import running_torchserve
-from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
+from paths import DEFAULT_DATASET, ROOT
+from tests.conftest import tiny_fit_args
 from tests.own_data_files import CLASSES_3, cue_rows, serve, write_jsonl
 from train import cli_main
 
 pytestmark = pytest.mark.slow
-needs_imdb = pytest.mark.skipif(not SHARED_IMDB.is_dir(), reason="../shared/imdb not present")
 
 TRAIN_RSS_LIMIT_MIB = 4096
 PREDICT_RSS_LIMIT_MIB = 1536
 
 
-@needs_imdb
+@pytest.mark.requires_imdb
 @pytest.mark.timeout(3600)  # one epoch of the default network on 3,600 reviews, on 2 shared cores
 def test_readme_command_trains_on_a_csv_of_imdb_rows(tmp_path):
     """The exact command of the issue, on 5,000 IMDB rows with review / sentiment string columns."""
-    write_review_file(tmp_path / "reviews.csv", 5000, SHARED_IMDB)
+    write_review_file(tmp_path / "reviews.csv", 5000, DEFAULT_DATASET)
     command = [sys.executable, str(ROOT / "train.py"), "fit", "--config", str(ROOT / "config" / "default.yaml"),
                "--data.dataset", "reviews.csv", "--data.text_column", "review", "--data.label_column", "sentiment",
                "--trainer.max_epochs", "2", "--trainer.enable_progress_bar", "false"]
@@ -74,7 +74,7 @@ def test_real_server_answers_three_named_classes(three_class_server):
     assert one.status_code == 200 and one.json()["label"] == "neutral"
 
 
-@needs_imdb
+@pytest.mark.requires_imdb
 @pytest.mark.timeout(4 * 3600)
 def test_a_million_rows_train_and_predict_within_memory_bounds(tmp_path):
     """benchmarks/own_data_scale.py on 1,000,000 IMDB rows: the kernel's peak RSS of each process."""

@@ -1,10 +1,15 @@
-"""StopAtAccuracy and scripts/bench_tta.py on the tiny data: stop at the first validation at target."""
+"""StopAtAccuracy and scripts/bench_tta.py on the tiny data: stop at the first validation at target, test that checkpoint."""
 
 import json
 import subprocess
 import sys
+from pathlib import Path
 
-from tests.conftest import ROOT, tiny_fit_args
+import pytest
+import torch
+
+from paths import ROOT
+from tests.conftest import accuracy_on_test_split, tiny_fit_args
 from train import cli_main
 
 
@@ -31,7 +36,7 @@ def test_unreachable_target_trains_to_the_end_without_a_report(tiny_imdb, tmp_pa
     assert not report_path.exists() and cli.trainer.global_step == 2 * 14
 
 
-def test_bench_tta_prints_time_and_test_accuracy_as_json(tiny_imdb, tmp_path):
+def test_bench_tta_reports_the_test_accuracy_of_the_checkpoint_that_reached_the_target(tiny_imdb, tmp_path):
     tiny_network = [
         "--data.vocab_size", "200", "--data.max_length", "48", "--data.batch_size", "16",
         "--model.embedding_dim", "16", "--model.gru_hidden", "8", "--model.lstm_hidden", "8", "--model.lr", "0.02",
@@ -46,4 +51,13 @@ def test_bench_tta_prints_time_and_test_accuracy_as_json(tiny_imdb, tmp_path):
     result = json.loads(completed.stdout)
     assert result["reached"] and result["val_acc_at_target"] >= 0.7
     assert 0 < result["seconds_to_target"] <= result["fit_wall_s"]
-    assert 0.0 <= result["test_acc_of_that_checkpoint"] <= 1.0
+    # The checkpoint kept is the validation the callback recorded: its step and its accuracy ...
+    run = Path(result["run_dir"])
+    (checkpoint,) = (run / "checkpoints").glob("epoch*.ckpt")
+    saved = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    steps_per_epoch = 14  # 216 training rows in batches of 16
+    assert saved["global_step"] / steps_per_epoch == pytest.approx(result["epoch_fraction"], abs=1e-3)
+    assert float(checkpoint.stem.split("val_acc")[1]) == pytest.approx(result["val_acc_at_target"], abs=1e-4)
+    # ... and the test accuracy reported is that checkpoint's, recomputed here on the test split.
+    expected = accuracy_on_test_split(checkpoint, run / "export", tiny_imdb)
+    assert result["test_acc_of_that_checkpoint"] == pytest.approx(expected, abs=1e-4)

@@ -10,7 +10,8 @@ import torch
 
 from data.text_encoding import pad_batch
 from model.export import load_export
-from tests.conftest import ROOT, SHARED_IMDB, tiny_fit_args
+from paths import DEFAULT_DATASET, ROOT
+from tests.conftest import tiny_fit_args
 from train import cli_main
 
 
@@ -18,8 +19,13 @@ def test_fit_writes_metrics_checkpoints_and_export(tiny_run):
     metrics = json.loads((tiny_run / "metrics.json").read_text())
     assert {"test/acc", "test/f1", "test/auroc", "test/loss"} <= set(metrics)
     assert metrics["test/acc"] >= 0.8  # the tiny data's cue words are easy to learn
-    checkpoints = {p.name for p in (tiny_run / "checkpoints").iterdir()}
-    assert "last.ckpt" in checkpoints and any(name.startswith("epoch") for name in checkpoints)
+    # last.ckpt is the end of the run (tiny_run: 4 epochs of 14 steps); the one epoch checkpoint kept is the
+    # best the callback saw, and the one fit tested and exported (test_export_scores_like_the_trained_module).
+    last = torch.load(tiny_run / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["global_step"] == 4 * 14
+    (best,) = (tiny_run / "checkpoints").glob("epoch*.ckpt")
+    (checkpointing,) = [state for key, state in last["callbacks"].items() if key.startswith("BestAndLastCheckpoint")]
+    assert Path(checkpointing["best_model_path"]) == best
     assert {"network.pt", "tokenizer.json", "model_config.json"} <= {p.name for p in (tiny_run / "export").iterdir()}
 
 
@@ -156,9 +162,9 @@ def test_ddp_ranks_train_on_different_rows(tiny_imdb, tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not SHARED_IMDB.is_dir(), reason="../shared/imdb not present")
+@pytest.mark.requires_imdb
 def test_smoke_fit_on_a_real_imdb_sample(tmp_path):
-    args = tiny_fit_args(SHARED_IMDB, tmp_path, "--data.max_samples", "400", "--data.vocab_size", "3000",
+    args = tiny_fit_args(DEFAULT_DATASET, tmp_path, "--data.max_samples", "400", "--data.vocab_size", "3000",
                          "--data.max_length", "128", "--trainer.max_epochs", "1")
     cli = cli_main(args)
     run = Path(cli.trainer.log_dir)
