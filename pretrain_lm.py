@@ -21,7 +21,7 @@ from lightning.pytorch.cli import LightningCLI
 from data.lm_datamodule import LanguageModelDataModule
 from data.text_encoding import ConfigError, check_encoding_args
 from model.lm_module import EncoderLanguageModel, save_encoder
-from train import add_checkpoint_arguments, continue_last_run, run_cli
+from model.training_cli import add_checkpoint_arguments, continue_last_run, run_cli
 
 
 class LanguageModelCLI(LightningCLI):
