@@ -13,7 +13,8 @@ Files of an export folder (EXPORT_FILES):
                         right-padded with [PAD], and lengths (batch,) int64; output logits
     tokenizer.json      the Hugging Face tokenizer, normalization included
     model_config.json   {"network": {...}, "preprocessing": {...}, "labels": [...], "weights_dtype": ...}
-and, optionally, MODEL_CARD.md (OPTIONAL_EXPORT_FILES).
+and, optionally (OPTIONAL_EXPORT_FILES): network.int8.onnx, the same graph with int8 weights (written with
+every export since it existed, checked against network.onnx), and MODEL_CARD.md.
 
 "labels" names the classes in the order of the network's outputs; every answer shows these names.
 """
@@ -36,8 +37,8 @@ if TYPE_CHECKING:
 
 WEIGHTS_FILE, ONNX_FILE, TOKENIZER_FILE, CONFIG_FILE = "network.pt", "network.onnx", "tokenizer.json", "model_config.json"
 EXPORT_FILES = (WEIGHTS_FILE, ONNX_FILE, TOKENIZER_FILE, CONFIG_FILE)
-MODEL_CARD_FILE = "MODEL_CARD.md"
-OPTIONAL_EXPORT_FILES = (MODEL_CARD_FILE,)
+ONNX_INT8_FILE, MODEL_CARD_FILE = "network.int8.onnx", "MODEL_CARD.md"
+OPTIONAL_EXPORT_FILES = (ONNX_INT8_FILE, MODEL_CARD_FILE)
 # network.onnx's graph: what the writer names and every ONNX Runtime session checks.
 ONNX_INPUTS, ONNX_OUTPUT = ("input_ids", "lengths"), "logits"
 # For callers that build a two-class network without data of their own (tests, benchmarks).

@@ -27,17 +27,23 @@ import warnings
 from pathlib import Path
 from typing import Sequence
 
+import numpy as np
 import torch
 
-from data.text_encoding import pad_batch
-from model.export import (BINARY_LABELS, CONFIG_FILE, ONNX_FILE, ONNX_INPUTS, ONNX_OUTPUT, TOKENIZER_FILE, WEIGHTS_FILE,
-                          check_labels, load_export)
+from data.text_encoding import pad_batch, pad_ids
+from model.export import (BINARY_LABELS, CONFIG_FILE, ONNX_FILE, ONNX_INPUTS, ONNX_INT8_FILE, ONNX_OUTPUT, TOKENIZER_FILE,
+                          WEIGHTS_FILE, check_labels, load_export)
 from model.network import SentimentNet, class_probabilities
+from model.network_config import probabilities_from_logits
 
 OPSET = 17
 TOLERANCE = 1e-5  # on class probabilities, the served scores
 CHECK_BATCH = 16  # rows per checked batch: mixed lengths, so padding is part of the check
 CHECK_REVIEWS = 1000
+# network.int8.onnx: ONNX Runtime's dynamic quantization (int8 weights, activations quantized per batch).
+# GRU has no integer kernel in ONNX Runtime; the embedding table (Gather) and the LSTM do.
+INT8_OP_TYPES = ("Gather", "LSTM")
+INT8_MIN_AGREEMENT = 0.99  # share of the checked inputs whose label int8 must keep, or it is not written
 
 
 class OnnxMismatch(ValueError):
@@ -55,7 +61,8 @@ def save_export(
 ) -> Path:
     """Write an export folder. network.onnx is exported from the weights as saved (fp16 ones
     rounded, as serving loads them) and checked against PyTorch on `check_sequences` (token-id
-    lists; seeded random ones when None): a mismatch raises and leaves no network.onnx."""
+    lists; seeded random ones when None): a mismatch raises and leaves no network.onnx.
+    network.int8.onnx follows if it keeps INT8_MIN_AGREEMENT of network.onnx's labels there, else a warning."""
     if weights_dtype not in ("float32", "float16"):
         raise ValueError(f"weights_dtype must be float32 or float16, got {weights_dtype!r}")
     labels = check_labels(labels, net.config.num_classes)
@@ -77,6 +84,13 @@ def save_export(
     if check_sequences is None:
         check_sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
     write_checked_onnx(directory / ONNX_FILE, served, check_sequences)
+    # Optional: an int8 file of an earlier network must not outlive it, and a network whose int8 twin flips
+    # too many labels (small or barely trained ones sit near the threshold) is still exported, without it.
+    (directory / ONNX_INT8_FILE).unlink(missing_ok=True)
+    try:
+        write_int8_onnx(directory / ONNX_FILE, directory / ONNX_INT8_FILE, check_sequences)
+    except OnnxMismatch as error:
+        warnings.warn(f"{error}: precision int8 is unavailable for this export", stacklevel=2)
     return directory
 
 
@@ -140,25 +154,81 @@ def write_checked_onnx(path: str | os.PathLike, net: SentimentNet, sequences: li
     return worst
 
 
+def onnx_probabilities(path: str | os.PathLike, sequences: list) -> np.ndarray:
+    """(len(sequences), classes) from an ONNX file, in batches of CHECK_BATCH in the given order."""
+    import onnxruntime
+
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    rows = []
+    for i in range(0, len(sequences), CHECK_BATCH):
+        (logits,) = session.run([ONNX_OUTPUT], dict(zip(ONNX_INPUTS, pad_ids(sequences[i : i + CHECK_BATCH]))))
+        rows.append(probabilities_from_logits(logits))
+    return np.concatenate(rows)
+
+
+def write_int8_onnx(fp32_path: str | os.PathLike, int8_path: str | os.PathLike, sequences: list,
+                    op_types: Sequence[str] = INT8_OP_TYPES, per_channel: bool = False,
+                    min_agreement: float = INT8_MIN_AGREEMENT) -> dict:
+    """Quantize `fp32_path` into `int8_path` if it keeps at least `min_agreement` of the labels on `sequences`;
+    returns the check: label agreement and the largest probability difference. Never a half or unchecked file."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    if not sequences:
+        raise ValueError("write_int8_onnx needs token-id sequences to check the quantized network on")
+    int8_path = Path(int8_path)
+    partial = int8_path.with_name(f".{int8_path.name}.{os.getpid()}.tmp")
+    try:
+        quantize_dynamic(str(fp32_path), str(partial), weight_type=QuantType.QInt8, per_channel=per_channel,
+                         op_types_to_quantize=list(op_types))
+        full, quantized = onnx_probabilities(fp32_path, sequences), onnx_probabilities(partial, sequences)
+        check = {
+            "label_agreement": float((full.argmax(axis=1) == quantized.argmax(axis=1)).mean()),
+            "max_probability_difference": float(np.abs(full - quantized).max()),
+            "checked_on": len(sequences), "op_types": list(op_types), "per_channel": per_channel,
+        }
+        if not check["label_agreement"] >= min_agreement:
+            raise OnnxMismatch(f"{int8_path.name}: int8 keeps {check['label_agreement']:.2%} of the float32 labels on "
+                               f"{len(sequences)} checked inputs (at least {min_agreement:.0%} needed); not written")
+        os.replace(partial, int8_path)
+    finally:
+        partial.unlink(missing_ok=True)
+    return check
+
+
 def random_sequences(vocab_size: int, max_length: int, n: int = 256, seed: int = 0) -> list[list[int]]:
     """Token-id sequences of random lengths 1..max_length: check inputs when no texts are at hand."""
     rng = random.Random(seed)
     return [[rng.randrange(1, vocab_size) for _ in range(rng.randint(1, max_length))] for _ in range(n)]
 
 
-def write_for_export(directory: str | Path, reviews: Path | None, limit: int = CHECK_REVIEWS) -> tuple[Path, float, str]:
-    """network.onnx for an export folder from its network.pt, checked on `limit` reviews of the
-    parquet file `reviews` (seeded sample), or on random token ids when `reviews` is None."""
+def check_sequences_for(directory: str | Path, reviews: Path | None, limit: int = CHECK_REVIEWS) -> tuple[list, str]:
+    """Token ids to check an export's ONNX files on: `limit` reviews of the parquet file `reviews` (a seeded
+    sample) through the export's own tokenizer, or random token ids when `reviews` is None."""
     from data.review_samples import sample_reviews
+    from model.export import load_encoder
 
-    net, encoder, _ = load_export(directory)
+    encoder, _ = load_encoder(directory)
     if reviews is not None:
-        sequences, checked_on = encoder.encode_ids(sample_reviews(reviews, limit)), f"{limit} reviews of {reviews}"
-    else:
-        sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
-        checked_on = f"{len(sequences)} random token-id sequences"
-    path = Path(directory) / ONNX_FILE
-    return path, write_checked_onnx(path, net, sequences), checked_on
+        return encoder.encode_ids(sample_reviews(reviews, limit)), f"{limit} reviews of {reviews}"
+    sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
+    return sequences, f"{len(sequences)} random token-id sequences"
+
+
+def write_for_export(directory: str | Path, reviews: Path | None, limit: int = CHECK_REVIEWS,
+                     int8_only: bool = False) -> str:
+    """network.onnx (unless int8_only) and network.int8.onnx for an export folder from its network.pt, each
+    checked; what the checks found, as a line to print."""
+    directory = Path(directory)
+    sequences, checked_on = check_sequences_for(directory, reviews, limit)
+    lines = []
+    if not int8_only:
+        net, _, _ = load_export(directory)
+        worst = write_checked_onnx(directory / ONNX_FILE, net, sequences)
+        lines.append(f"{directory / ONNX_FILE}: max |P_onnx - P_torch| = {worst:.2e}")
+    int8 = write_int8_onnx(directory / ONNX_FILE, directory / ONNX_INT8_FILE, sequences)
+    lines.append(f"{directory / ONNX_INT8_FILE}: {int8['label_agreement']:.2%} of the float32 labels kept, "
+                 f"max |P_int8 - P_float32| = {int8['max_probability_difference']:.2e}")
+    return "\n".join(lines) + f"\n(checked on {checked_on})"
 
 
 def _atomic(path: Path, write) -> None:

@@ -11,7 +11,8 @@ benchmarks score through it, so a runtime or batching change lands everywhere at
     predictor.network                                           # SentimentNet, built on first use (explanations)
 
 The runtime comes from the `runtime:` setting (config/model-config.yaml): "onnx" runs network.onnx
-in one ONNX Runtime session per process, with the thread counts of the settings; "torch" runs
+(or network.int8.onnx, `precision: int8`) in one ONNX Runtime session per process, with the thread
+counts of the settings; "torch" runs
 network.pt in PyTorch. With "onnx" nothing imports torch: tokenization is `tokenizers`, padding and
 probabilities are numpy, so the lean serving install (requirements-serve.txt, no torch) suffices.
 The PyTorch network is built only when an explanation asks for it. By default network.pt is still
@@ -40,7 +41,7 @@ from typing import TYPE_CHECKING, Sequence
 import numpy as np
 
 from data.text_encoding import TextEncoder, pad_ids
-from model.export import ONNX_FILE, ONNX_INPUTS, ONNX_OUTPUT, check_weights, load_encoder, load_network
+from model.export import ONNX_FILE, ONNX_INPUTS, ONNX_INT8_FILE, ONNX_OUTPUT, check_weights, load_encoder, load_network
 from model.network_config import probabilities_from_logits
 from serving.settings import HandlerSettings
 
@@ -85,7 +86,7 @@ class OnnxRuntimeSession:
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
         if not path.is_file():
             raise ValueError(
-                f"no {ONNX_FILE} in {path.parent}: write it with `python scripts/write_onnx.py {path.parent}` "
+                f"no {path.name} in {path.parent}: write it with `python scripts/write_onnx.py {path.parent}` "
                 "(`make archive` does), or set handler.runtime: torch"
             )
         try:
@@ -131,7 +132,8 @@ class Predictor:
         if self.settings.runtime == "onnx":
             if check_network:
                 check_weights(self.directory, self.config)
-            self.session = OnnxRuntimeSession(self.directory / ONNX_FILE, self.settings)
+            onnx_file = ONNX_INT8_FILE if self.settings.precision == "int8" else ONNX_FILE
+            self.session = OnnxRuntimeSession(self.directory / onnx_file, self.settings)
         else:
             self.session = TorchSession(self, self.settings)
 

@@ -92,3 +92,41 @@ def test_float16_exports_match_the_rounded_weights_serving_loads(tmp_path, expor
 def test_check_needs_inputs(tmp_path):
     with pytest.raises(ValueError, match="needs token-id sequences"):
         write_checked_onnx(tmp_path / ONNX_FILE, make_net(0), [])
+
+
+# -- network.int8.onnx -----------------------------------------------------------------------------
+
+
+def test_every_export_has_an_int8_file_close_to_float32(export_dir):
+    from model.export import ONNX_INT8_FILE
+
+    _, encoder, _ = load_export(export_dir)
+    sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length, n=64, seed=7)
+    full = onnx_probabilities(export_dir / ONNX_FILE, sequences)
+    quantized = onnx_probabilities(export_dir / ONNX_INT8_FILE, sequences)
+    assert 0 < float((full - quantized).abs().max()) < 0.05  # quantized, so not equal; close, so usable
+
+
+def test_int8_check_states_agreement_and_refuses_below_the_bar(export_dir, tmp_path):
+    _, encoder, _ = load_export(export_dir)
+    sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length, n=32, seed=3)
+    check = export_writer.write_int8_onnx(export_dir / ONNX_FILE, tmp_path / "kept.onnx", sequences)
+    assert check["checked_on"] == 32 and 0.99 <= check["label_agreement"] <= 1.0
+    assert check["max_probability_difference"] > 0
+    with pytest.raises(OnnxMismatch, match="not written"):
+        export_writer.write_int8_onnx(export_dir / ONNX_FILE, tmp_path / "refused.onnx", sequences, min_agreement=1.01)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.onnx"]
+
+
+def test_an_export_whose_int8_twin_disagrees_is_written_without_it(tmp_path, export_dir, monkeypatch):
+    from model.export import ONNX_INT8_FILE
+
+    net, _, _ = load_export(export_dir)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / ONNX_INT8_FILE).write_bytes(b"an earlier network's")
+    strict = export_writer.write_int8_onnx
+    monkeypatch.setattr(export_writer, "write_int8_onnx", lambda *args, **kw: strict(*args, **kw, min_agreement=1.01))
+    with pytest.warns(UserWarning, match="precision int8 is unavailable"):
+        save_export(folder, net, export_dir / "tokenizer.json", {"max_length": 64, "truncation": "head+tail"})
+    assert (folder / ONNX_FILE).is_file() and not (folder / ONNX_INT8_FILE).exists()

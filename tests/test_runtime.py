@@ -215,3 +215,27 @@ def test_checking_network_pt_at_start_refuses_a_broken_one(export_dir, tmp_path)
     Predictor(copy, HandlerSettings(runtime="onnx"), check_network=False)  # torch-free start: not read
     with pytest.raises(ValueError, match="cannot load weights"):
         Predictor(copy, HandlerSettings(runtime="onnx"))
+
+
+def test_precision_int8_runs_network_int8_onnx(export_dir):
+    texts = mixed_texts()
+    full = Predictor(export_dir, HandlerSettings(precision="float32")).predict_proba(texts)
+    quantized = Predictor(export_dir, HandlerSettings(precision="int8")).predict_proba(texts)
+    assert not np.array_equal(full, quantized)  # the other file runs
+    np.testing.assert_allclose(quantized, full, atol=0.05)
+
+
+def test_a_missing_int8_file_is_refused_naming_the_command(export_dir, tmp_path):
+    import shutil
+
+    from model.export import ONNX_INT8_FILE
+
+    copy = shutil.copytree(export_dir, tmp_path / "copy")
+    (copy / ONNX_INT8_FILE).unlink()
+    with pytest.raises(ValueError, match=f"no {ONNX_INT8_FILE} .*scripts/write_onnx.py"):
+        Predictor(copy, HandlerSettings(precision="int8"))
+
+
+def test_an_unknown_precision_is_refused():
+    with pytest.raises(ValueError, match="handler.precision must be one of"):
+        HandlerSettings(precision="int4")
