@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import zipfile
 from pathlib import Path
 
@@ -87,19 +89,20 @@ def test_missing_record_is_refused(two_builds, tmp_path):
         check(lone)
 
 
-def test_make_serve_checks_the_digest_before_starting(two_builds, tmp_path):
-    """`make serve` runs the check first, and the check's own command refuses a changed archive (exit 1)."""
-    import shlex
-    import subprocess
+def test_make_serve_checks_the_digest_before_starting(two_builds, tmp_path, monkeypatch, capsys):
+    """`make serve` (scripts/serve.py start) refuses a changed archive, and TorchServe is never started."""
+    from scripts import serve
 
     first, _ = two_builds
     record(first)
     tampered = rewrite(first, tmp_path / "sentiment.mar", "handler.py", b"import os\n")
     digest_path(tampered).write_text(digest_path(first).read_text())
-    dry = subprocess.run(["make", "-n", "serve", f"MAR={tampered}"], cwd=ROOT, capture_output=True, text=True, check=True)
-    lines = dry.stdout.splitlines()
-    check_line = next(i for i, line in enumerate(lines) if "archive_digest.py check" in line)
-    start_line = next(i for i, line in enumerate(lines) if "serve.py start" in line)
-    assert check_line < start_line
-    refused = subprocess.run(shlex.split(lines[check_line]), cwd=ROOT, capture_output=True, text=True)
-    assert refused.returncode == 1 and "Refusing to serve it" in refused.stderr and "handler.py" in refused.stderr
+    started = []
+    monkeypatch.setattr(serve, "ARCHIVE", tampered)
+    monkeypatch.setattr(serve, "start", lambda *args, **kwargs: started.append(args))
+    assert serve.main(["start", "--artifacts", str(tmp_path / "no-export")]) == 1
+    error = capsys.readouterr().err
+    assert "Refusing to serve it" in error and "handler.py" in error
+    assert started == []
+    assert "serve.py start" in subprocess.run(["make", "-n", "serve"], cwd=ROOT, capture_output=True, text=True,
+                                              check=True).stdout
