@@ -1,7 +1,8 @@
-"""Handler settings: the `handler:` section of config/model-config.yaml, with defaults and checks.
+"""Handler settings: every one, its default and why, and the checks; config/model-config.yaml changes some.
 
 torch-model-archiver packs config/model-config.yaml into the archive (`--config-file`); TorchServe
-hands it to the handler as `context.model_yaml_config`. Pure Python, so request parsing can use it:
+hands it to the handler as `context.model_yaml_config`, whose `handler:` section lists only the
+settings an archive sets otherwise than the defaults below. Pure Python, so request parsing can use it:
 
     settings = HandlerSettings.from_model_yaml(context.model_yaml_config)
     settings.max_texts, settings.max_body_bytes, settings.runtime
@@ -12,22 +13,35 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from pathlib import Path
 
-MODEL_CONFIG_YAML = Path(__file__).resolve().parents[1] / "config" / "model-config.yaml"
+from paths import CONFIG_DIR
+
+MODEL_CONFIG_YAML = CONFIG_DIR / "model-config.yaml"
 RUNTIMES = ("onnx", "torch")  # serving/runtime.py: ONNX Runtime on network.onnx, PyTorch on network.pt
+PRECISIONS = ("float32", "int8")  # runtime "onnx": network.onnx or network.int8.onnx
 
 
 @dataclass(frozen=True)
 class HandlerSettings:
-    max_texts: int = 64  # reviews in one {"texts": [...]} request
-    max_text_chars: int = 20_000  # ~8x the longest IMDB review; longer texts are refused, not truncated
+    max_texts: int = 64  # reviews in one {"texts": [...]} request; more answers 413
+    max_text_chars: int = 20_000  # ~8x the longest IMDB review; longer texts answer 413 (refused, not truncated)
     threshold: float = 0.5  # two classes: the second label when P(second) >= threshold
-    explain_steps: int = 12  # integrated-gradient steps per baseline (benchmarks/explain_latency.py)
-    onednn_cache_capacity: int = 16  # compiled RNN kernels oneDNN keeps (one per batch shape)
-    runtime: str = "onnx"  # what predicts: one of RUNTIMES; explanations always use PyTorch
-    intra_op_threads: int = 1  # threads inside one operator (ONNX Runtime session; torch.set_num_threads for "torch")
-    inter_op_threads: int = 1  # operators run in parallel (ONNX Runtime only)
-    sub_batch_tokens: int = 2048  # most rows x padded length in one forward pass (serving/runtime.py)
-    sub_batch_padding: float = 0.25  # most share of a sub-batch's cells that is padding
+    explain_steps: int = 12  # integrated-gradient steps per baseline (`make bench-explain`)
+    # Compiled RNN kernels oneDNN keeps (one per batch shape): bounds a PyTorch worker's memory.
+    onednn_cache_capacity: int = 16
+    # What predicts: one of RUNTIMES; explanations always use PyTorch, built on the first explanation.
+    runtime: str = "onnx"
+    # Threads inside one operator (the ONNX Runtime session; torch.set_num_threads for "torch"): one per
+    # worker leaves the second core to the frontend (`make bench-serve`).
+    intra_op_threads: int = 1
+    inter_op_threads: int = 1  # operators run side by side (ONNX Runtime only); the graph is a chain
+    # A batch's texts are sorted by length and run in sub-batches of at most sub_batch_tokens cells
+    # (rows x padded length: bounds one pass's memory) with at most sub_batch_padding of them padding
+    # (serving/runtime.py says why; benchmarks/sub_batch_rule.py measured candidate pairs).
+    sub_batch_tokens: int = 2048
+    sub_batch_padding: float = 0.25
+    # Which ONNX file runtime "onnx" runs: network.onnx ("float32") or network.int8.onnx ("int8", int8 weights
+    # for the embedding and the LSTM). docs/serving.md, "An int8 network", has the measurements behind the default.
+    precision: str = "float32"
 
     def __post_init__(self) -> None:
         for name in ("max_texts", "max_text_chars", "explain_steps", "onednn_cache_capacity", "intra_op_threads",
@@ -39,6 +53,8 @@ class HandlerSettings:
             raise ValueError(f"handler.threshold must be in (0, 1), got {self.threshold!r}")
         if self.runtime not in RUNTIMES:
             raise ValueError(f"handler.runtime must be one of {list(RUNTIMES)}, got {self.runtime!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"handler.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
         if isinstance(self.sub_batch_padding, bool) or not isinstance(self.sub_batch_padding, (int, float)) \
                 or not 0.0 <= self.sub_batch_padding < 1.0:
             raise ValueError(f"handler.sub_batch_padding must be in [0, 1), got {self.sub_batch_padding!r}")
