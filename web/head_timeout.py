@@ -5,6 +5,15 @@ next byte, so a client that connects and sends nothing, or a header a byte at a 
 connection forever. Here a connection gets `head_timeout_s` for every request head (the first
 and each one after a response); then a half-sent head is answered 408 and the connection closed,
 an idle one is just closed. The body's own deadline is the app's (web/proxy.py).
+
+No supported setting gives this: uvicorn's options (timeout_keep_alive, h11_max_incomplete_event_size,
+limit_concurrency) bound idle time, head size and connections, not the time a head takes; its planned
+`--timeout-request-start` (Kludex/uvicorn#157, PR #1685) was never merged; h11 has no clock; and an
+ASGI middleware runs only once the head is whole. So this class extends uvicorn's H11Protocol and
+reads its internals (handle_events, cycle, on_response_complete, conn.trailing_data), which any
+uvicorn release may change. UVICORN_CHECKED is the minor version the page's behaviour tests passed
+with (tests/test_web_bad_requests.py and the other test_web_* files); tests/test_web_head_timeout.py
+fails on any other, so an upgrade reruns them and moves this number, or drops this class.
 """
 
 from __future__ import annotations
@@ -12,6 +21,8 @@ from __future__ import annotations
 import asyncio
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
+
+UVICORN_CHECKED = "0.54"
 
 REQUEST_TIMEOUT_408 = (
     b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
