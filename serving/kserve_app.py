@@ -10,7 +10,9 @@ default, every interface in the container image. Around the library's app, three
 - a POST without Content-Type and without the binary extension's header is JSON, as the protocol says
   (kserve 0.21 otherwise reads it as a binary request and answers 400; tritonclient sends no type),
   and an HTML form body (curl --data's default type) answers 415 with the header to send instead;
-- a refused request answers the status the TorchServe handler gives it (413, 415, 501), not always 400.
+- a refused request answers the status the TorchServe handler gives it (413, 415, 501), not always 400;
+- no model-repository routes (`/v2/repository/models/{name}/load|unload`): one unauthenticated POST would
+  unload the model, and this server's model set is fixed at start, like TorchServe's with its model API off.
 """
 
 from __future__ import annotations
@@ -116,6 +118,29 @@ class JsonByDefault:
         await self.app(scope, receive, send)
 
 
+class FixedModelSet:
+    """ASGI middleware: the model-repository routes (load, unload, index) answer 404."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and "/repository/" in scope["path"] + "/":
+            response = JSONResponse(status_code=404, content={"error": "this server's model set is fixed at start"})
+            return await response(scope, receive, send)
+        await self.app(scope, receive, send)
+
+
+class FixedModelSetServicer(InferenceServicer):
+    """KServe's gRPC service without its model-repository calls (the REST app loses them to FixedModelSet)."""
+
+    async def RepositoryModelLoad(self, request, context):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this server's model set is fixed at start")
+
+    async def RepositoryModelUnload(self, request, context):
+        await context.abort(grpc.StatusCode.UNIMPLEMENTED, "this server's model set is fixed at start")
+
+
 async def rejected(request: Request, error: RejectedRequest) -> JSONResponse:
     return JSONResponse(status_code=error.status, content={"error": error.reason})
 
@@ -129,6 +154,7 @@ def build_app(server: ModelServer, settings: HandlerSettings, keep_alive_s: int)
 
     app.add_exception_handler(RejectedRequest, rejected)
     app.add_middleware(JsonByDefault)
+    app.add_middleware(FixedModelSet)
     app.add_middleware(BodyCap, max_bytes=settings.max_body_bytes)  # added last: runs first
     return app
 
@@ -142,7 +168,7 @@ async def start_grpc(server: ModelServer, host: str, port: int, args: argparse.N
                  ("grpc.max_receive_message_length", settings.max_body_bytes)],
     )
     grpc_predict_v2_pb2_grpc.add_GRPCInferenceServiceServicer_to_server(
-        InferenceServicer(server.dataplane, server.model_repository_extension), grpc_server)
+        FixedModelSetServicer(server.dataplane, server.model_repository_extension), grpc_server)
     if grpc_server.add_insecure_port(f"{host}:{port}") == 0:
         raise OSError(f"gRPC cannot listen on {host}:{port}")
     await grpc_server.start()

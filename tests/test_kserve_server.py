@@ -126,6 +126,7 @@ def test_tritonclient_grpc(server, expected):
     assert answer["outputs"] == ["label", "score"]
     np.testing.assert_allclose(answer["scores"], expected, atol=1e-6)
     np.testing.assert_allclose(answer["after"], expected, atol=1e-6)
+    assert answer["unload_refused"] == "StatusCode.UNIMPLEMENTED"
     assert answer["wrong_datatype"]["status"] == "StatusCode.INVALID_ARGUMENT"
     assert "BYTES" in answer["wrong_datatype"]["message"]
 
@@ -214,6 +215,13 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read(server, expected):
 def test_a_form_body_gets_415_with_the_header_to_send(server, expected):
     answer = requests.post(server.infer_url, data={"text": "A film."}, timeout=30)
     assert answer.status_code == 415 and "application/json" in answer.json()["error"]
+    assert_still_answers(server, expected)
+
+
+def test_the_model_cannot_be_unloaded_or_loaded_over_http(server, expected):
+    for verb in ("unload", "load"):
+        answer = requests.post(f"{server.http_url}/v2/repository/models/{MODEL_NAME}/{verb}", timeout=30)
+        assert answer.status_code in (404, 405), answer.text
     assert_still_answers(server, expected)
 
 

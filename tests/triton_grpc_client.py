@@ -32,12 +32,18 @@ def main(address: str, texts: list[str]) -> None:
         refused = None
     except InferenceServerException as error:
         refused = {"status": error.status(), "message": error.message()}
+    try:
+        client.unload_model(MODEL)
+        unload = None
+    except InferenceServerException as error:
+        unload = error.status()
     print(json.dumps({
         "live": client.is_server_live(), "ready": client.is_server_ready(), "model_ready": client.is_model_ready(MODEL),
         "inputs": metadata["inputs"], "outputs": [o["name"] for o in metadata["outputs"]],
         "labels": [label.decode() for label in result.as_numpy("label")],
         "scores": result.as_numpy("score").tolist(),
         "wrong_datatype": refused,
+        "unload_refused": unload,
         "after": client.infer(MODEL, [tensor]).as_numpy("score").tolist(),
     }))
 
