@@ -1,27 +1,27 @@
 """Accuracy of the TorchServe handler (no server) on the IMDB test split, as JSON.
 
-    python scripts/evaluate_handler.py [--artifacts model_store/artifacts] [--dataset ../shared/imdb] [--limit N]
-                                       [--runtime onnx|torch]
+    python scripts/evaluate_handler.py [--artifacts model_store/artifacts] [--dataset PATH] [--limit N]
+                                       [--runtime onnx|torch]        # --dataset default: paths.DEFAULT_DATASET
 
-Feeds the reviews through SentimentHandler.handle in TorchServe-sized batches of JSON requests,
-exactly the worker's path (the Predictor of serving/runtime.py with config/model-config.yaml's
-settings; --runtime replaces its runtime), and compares the labels with the dataset's (neg=0, pos=1).
-Every answer's label must follow from its score and the threshold.
+Feeds the reviews to handler.py in TorchServe-sized batches of JSON requests, loaded and called by
+TorchServe's own worker code (serving/torchserve_service.py: ts.model_loader, ts.service.Service,
+the worker's frame reader) with config/model-config.yaml's settings (--runtime replaces its runtime),
+and compares the labels with the dataset's (neg=0, pos=1). Every answer must be a 200 whose label
+follows from its score and the threshold.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import time
 from pathlib import Path
 
-from handler import SentimentHandler
-from serving.local_context import LocalContext
+from paths import DEFAULT_DATASET, ROOT, SHIPPED_EXPORT
+from reporting import add_out_argument, emit
 from serving.settings import HandlerSettings, load_model_yaml
-from benchmarks.report import add_out_argument, emit
-
-ROOT = Path(__file__).resolve().parents[1]
+from serving.torchserve_service import Request, handler_service
 
 
 def model_yaml(runtime: str | None = None) -> dict:
@@ -35,27 +35,27 @@ def model_yaml(runtime: str | None = None) -> dict:
 def handler_scores(artifacts: Path, texts: list[str], batch_size: int = 8, runtime: str | None = None) -> list[float]:
     config = model_yaml(runtime)
     settings = HandlerSettings.from_model_yaml(config)
-    handler = SentimentHandler()
-    handler.initialize(LocalContext(artifacts, [{}], config))
+    labels = json.loads((Path(artifacts) / "model_config.json").read_text())["labels"]
     scores = []
-    for start in range(0, len(texts), batch_size):
-        chunk = texts[start : start + batch_size]
-        context = LocalContext(artifacts, [{"body": {"content-type": "application/json"}}] * len(chunk), config)
-        answers = handler.handle([{"body": {"text": t}} for t in chunk], context)
-        bad = [a for i, a in enumerate(answers) if context.status(i) != 200]
-        if bad:
-            raise RuntimeError(f"handler refused test reviews: {bad[:3]}")
-        inconsistent = [a for a in answers if a["label"] != handler.predictor.labels[int(a["score"] >= settings.threshold)]]
-        if inconsistent:
-            raise RuntimeError(f"labels that do not follow from their scores: {inconsistent[:3]}")
-        scores.extend(a["score"] for a in answers)
+    with handler_service(artifacts, config, batch_size) as service:
+        for start in range(0, len(texts), batch_size):
+            answers = service.predict([Request(json.dumps({"text": t}).encode(), "application/json")
+                                       for t in texts[start : start + batch_size]])
+            bad = [(a.status, a.body[:200]) for a in answers if a.status != 200]
+            if bad:
+                raise RuntimeError(f"handler refused test reviews: {bad[:3]}")
+            answers = [a.json() for a in answers]
+            inconsistent = [a for a in answers if a["label"] != labels[int(a["score"] >= settings.threshold)]]
+            if inconsistent:
+                raise RuntimeError(f"labels that do not follow from their scores: {inconsistent[:3]}")
+            scores.extend(a["score"] for a in answers)
     return scores
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--artifacts", type=Path, default=ROOT / "model_store" / "artifacts")
-    parser.add_argument("--dataset", default=str(ROOT.parent / "shared" / "imdb"))
+    parser.add_argument("--artifacts", type=Path, default=SHIPPED_EXPORT)
+    parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
     parser.add_argument("--limit", type=int, default=None, help="first N reviews only (quick checks)")
     parser.add_argument("--runtime", choices=["onnx", "torch"], help="instead of config/model-config.yaml's")
     add_out_argument(parser)

@@ -2,9 +2,10 @@
 
     .venv/bin/python -m pytest -m slow tests/test_handler_agreement.py
 
-Uses the committed export in model_store/artifacts (the tiny model when it is absent) and
-300 reviews of ../shared/imdb's test split (skipped when the data is absent). The handler predicts
-with ONNX Runtime or PyTorch (handler.runtime); the reference is always SentimentNet in PyTorch.
+Uses the committed export (paths.SHIPPED_EXPORT; the tiny model when it is absent) and 300 reviews
+of the IMDB copy's test split (paths.DEFAULT_DATASET; tests/conftest.py says what happens without it).
+The handler runs in TorchServe's worker code (scripts/evaluate_handler.py) and predicts with ONNX
+Runtime or PyTorch (handler.runtime); the reference is always SentimentNet in PyTorch.
 """
 
 from __future__ import annotations
@@ -12,21 +13,19 @@ from __future__ import annotations
 import pytest
 import torch
 
-from tests.conftest import ROOT, SHARED_IMDB
+from paths import DEFAULT_DATASET, SHIPPED_EXPORT
 from model.export import load_export
 from scripts.evaluate_handler import handler_scores
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.requires_imdb]
 N_REVIEWS = 300
 
 
 @pytest.fixture(scope="module")
 def reviews() -> list[str]:
-    if not SHARED_IMDB.is_dir():
-        pytest.skip(f"no IMDB copy at {SHARED_IMDB}")
     import datasets
 
-    test = datasets.load_dataset(str(SHARED_IMDB))["test"]
+    test = datasets.load_dataset(str(DEFAULT_DATASET))["test"]
     return list(test.shuffle(seed=1).select(range(N_REVIEWS))["text"])
 
 
@@ -40,8 +39,7 @@ def torch_threads():
 
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
 def test_handler_matches_the_in_process_model(reviews, request, runtime):
-    artifacts = ROOT / "model_store" / "artifacts"
-    export = artifacts if (artifacts / "network.pt").is_file() else request.getfixturevalue("tiny_export")
+    export = SHIPPED_EXPORT if (SHIPPED_EXPORT / "network.pt").is_file() else request.getfixturevalue("tiny_export")
     net, encoder, _ = load_export(export)
     with torch.no_grad():
         # One review at a time in-process, batches of 8 mixed lengths through the handler: padding must not matter.
