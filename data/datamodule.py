@@ -38,7 +38,8 @@ from data.sources import (
     load_labelled_splits,
     load_unlabelled_texts,
 )
-from data.teacher_targets import TEACHERS, Teacher, teacher_targets, unlabelled_targets
+from data.short_texts import short_text_split
+from data.teacher_targets import TeacherTargets, load_targets
 from data.text_encoding import (
     ConfigError,
     TextEncoder,
@@ -121,10 +122,8 @@ class ReviewDataModule(L.LightningDataModule):
         num_workers: int = 0,
         bucket_batches: int = 50,
         cache_dir: Optional[str] = None,
-        teacher: Optional[Teacher] = None,
-        teacher_folds: int = 4,
-        unlabelled_split: Optional[str] = None,
-        teacher_exports: Optional[list[str]] = None,
+        teacher_targets: Optional[str] = None,
+        short_texts: bool = True,
     ) -> None:
         """
         Args:
@@ -153,15 +152,15 @@ class ReviewDataModule(L.LightningDataModule):
             num_workers: DataLoader worker processes.
             bucket_batches: batches per length bucket; larger buckets pad less, shuffle less.
             cache_dir: where the tokenizer and encoded splits are cached (default ~/.cache/imdb-sentiment).
-            teacher: `ngram` gives every training batch a teacher's class probabilities ("teacher_probs")
-                for distillation (model.distillation_weight): NB-weighted logistic regression over
-                word 1-3-grams, each training row scored by a teacher fitted on the other folds.
-            teacher_folds: folds for those out-of-fold scores.
-            unlabelled_split: a split of the dataset without labels (IMDB's `unsupervised`) whose
-                reviews join the training rows with the teacher's probabilities as their only
-                target; needs `teacher`. Never a split that validation or testing reads.
-            teacher_exports: export folders of trained networks whose probabilities are averaged
-                with the n-gram teacher's on the unlabelled rows (e.g. an earlier stage's export/).
+            teacher_targets: a targets file written by teach.py (or its run folder): every training
+                batch carries the teacher's class probabilities ("teacher_probs") for distillation
+                (model.distillation_weight), and the rows of the unlabelled split it scored (IMDB's
+                `unsupervised`) join the training rows with those probabilities as their only target.
+                The file must score exactly this data's training rows (same dataset, val_fraction,
+                seed, max_samples): it is checked. Nothing is fitted here.
+            short_texts: validate on short texts too: the first and the last sentence of each
+                validation review, labelled by their review (data/short_texts.py), as a second
+                validation loader (`val_short/*` metrics). Needs validation rows.
         """
         super().__init__()
         check_encoding_args(vocab_size, max_length, truncation)
@@ -174,16 +173,6 @@ class ReviewDataModule(L.LightningDataModule):
             raise ConfigError(f"data.bucket_batches must be a positive integer, got {bucket_batches!r}")
         if empty_texts not in ("refuse", "drop"):
             raise ConfigError(f"data.empty_texts must be 'refuse' or 'drop', got {empty_texts!r}")
-        if teacher is not None and teacher not in TEACHERS:
-            raise ConfigError(f"data.teacher must be one of {list(TEACHERS)} or null, got {teacher!r}")
-        if not isinstance(teacher_folds, int) or teacher_folds < 2:
-            raise ConfigError(f"data.teacher_folds must be an integer >= 2, got {teacher_folds!r}")
-        if unlabelled_split is not None and teacher is None:
-            raise ConfigError("data.unlabelled_split needs a teacher to score its rows: set data.teacher (e.g. ngram)")
-        if unlabelled_split in ("train", "test", "validation"):
-            raise ConfigError(f"data.unlabelled_split must be a split without labels, not {unlabelled_split!r}")
-        if teacher_exports and unlabelled_split is None:
-            raise ConfigError("data.teacher_exports score the unlabelled rows: set data.unlabelled_split too")
         self.save_hyperparameters()
         self.source = SourceSpec(
             dataset=check_dataset_argument(dataset), text_column=text_column, label_column=label_column,
@@ -196,10 +185,9 @@ class ReviewDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.bucket_batches = bucket_batches
-        self.teacher = teacher
-        self.teacher_folds = teacher_folds
-        self.unlabelled_split = unlabelled_split
-        self.teacher_exports = list(teacher_exports or [])
+        self.teacher_targets = teacher_targets
+        self.short_texts = short_texts
+        self._targets: Optional[TeacherTargets] = None
         self.cache_dir = Path(cache_dir or default_cache_dir())
         self.splits: dict[str, EncodedReviews] = {}
         self._labelled: Optional[LabelledSplits] = None
@@ -232,10 +220,11 @@ class ReviewDataModule(L.LightningDataModule):
         tokenizer_path = self._tokenizer(labelled.train)
         for name, split in labelled.items():
             self._encode(name, split, tokenizer_path)
-        if self.teacher is not None:
-            self._teacher_targets(labelled.train)
-        if self.unlabelled_split is not None:
-            self._unlabelled(labelled.train, tokenizer_path)
+        if self.short_texts and len(labelled.val):
+            self._encode("val_short", short_text_split(labelled.val), tokenizer_path)
+        targets = self._read_targets()
+        if targets is not None and targets.unlabelled_split:
+            self._encode_unlabelled(targets.unlabelled_split, tokenizer_path)
 
     def setup(self, stage: Optional[str] = None) -> None:
         # fit/validate read train and val only; the test split is read by test (and predict) alone.
@@ -252,14 +241,19 @@ class ReviewDataModule(L.LightningDataModule):
         for name in wanted:
             split = getattr(labelled, name)
             encoded = self._encode(name, split, self.tokenizer_path)
-            targets = self._teacher_targets(split) if name == "train" and self.teacher is not None else None
-            if name == "train" and self.unlabelled_split is not None:
-                import datasets
+            teacher = self._read_targets() if name == "train" else None
+            targets = None
+            if teacher is not None:
+                targets = teacher.check_rows("train", split.texts, split.labels)
+                if teacher.unlabelled_split:
+                    import datasets
 
-                extra, extra_targets = self._unlabelled(split, self.tokenizer_path)
-                encoded = datasets.concatenate_datasets([encoded, extra])
-                targets = np.concatenate([targets, extra_targets])
+                    texts, extra = self._encode_unlabelled(teacher.unlabelled_split, self.tokenizer_path)
+                    encoded = datasets.concatenate_datasets([encoded, extra])
+                    targets = np.concatenate([targets, teacher.check_rows("unlabelled", texts)])
             self.splits[name] = EncodedReviews(encoded, targets)
+            if name == "val" and self.short_texts and len(split):
+                self.splits["val_short"] = EncodedReviews(self._encode("val_short", short_text_split(split), self.tokenizer_path))
         # The raw text views are not needed once encoded: drop them so their file mapping goes too.
         self._labelled = None
 
@@ -270,7 +264,11 @@ class ReviewDataModule(L.LightningDataModule):
 
     def val_dataloader(self) -> DataLoader | list:
         # No validation rows (data.val_fraction 0): an empty list tells Lightning to skip validation.
-        return self._loader("val", shuffle=False) if self.has_validation else []
+        if not self.has_validation:
+            return []
+        if "val_short" in self.splits:  # dataloader_idx 1: the short texts (model/lit_module.py logs val_short/*)
+            return [self._loader("val", shuffle=False), self._loader("val_short", shuffle=False)]
+        return self._loader("val", shuffle=False)
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test", shuffle=False)
@@ -306,13 +304,19 @@ class ReviewDataModule(L.LightningDataModule):
                     f"{name} ({int(n):,})" for name, n in zip(self._class_names, counts)), flush=True)
         return self._labelled
 
-    def _teacher_targets(self, train: LabelledSplit) -> np.ndarray:
-        return teacher_targets(train, self.cache_dir, folds=self.teacher_folds, seed=self.source.seed)
-
-    def _unlabelled(self, train: LabelledSplit, tokenizer_path: Path):
-        """The unlabelled rows encoded and their teacher targets."""
-        texts, encoded = self._encode_unlabelled(self.unlabelled_split, tokenizer_path)
-        return encoded, unlabelled_targets(train, texts, self.cache_dir, self.teacher_exports)
+    def _read_targets(self) -> Optional[TeacherTargets]:
+        """The teacher's targets file (data.teacher_targets), read once; its class count must be this data's."""
+        if self.teacher_targets is None:
+            return None
+        if self._targets is None:
+            targets = load_targets(self.teacher_targets)
+            if targets.train.shape[1] != self.num_classes:  # class ids; display names may be renamed (data.label_names)
+                raise ConfigError(
+                    f"data.teacher_targets: {targets.source} is for {targets.train.shape[1]} classes "
+                    f"{targets.class_names}, this data has {self.num_classes} {self.class_names}"
+                )
+            self._targets = targets
+        return self._targets
 
     def _encode_unlabelled(self, split_name: str, tokenizer_path: Path):
         """(texts, encoded rows) of a split without labels; each row's label is NO_LABEL (-1)."""

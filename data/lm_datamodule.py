@@ -27,11 +27,11 @@ class LanguageModelDataModule(ReviewDataModule):
             lm_unlabelled_split: a split without labels (IMDB's `unsupervised`) whose reviews join the
                 training rows' text; null = the training rows alone.
         """
-        for name in ("teacher", "unlabelled_split", "teacher_exports"):
-            if kwargs.get(name):
-                raise ConfigError(f"data.{name} is for the classifier; the language model reads data.lm_unlabelled_split")
+        if kwargs.get("teacher_targets"):
+            raise ConfigError("data.teacher_targets is for the classifier; the language model reads data.lm_unlabelled_split")
         if lm_unlabelled_split in ("train", "test", "validation"):
             raise ConfigError(f"data.lm_unlabelled_split must be a split without labels, not {lm_unlabelled_split!r}")
+        kwargs["short_texts"] = False  # the classifier's short-text validation means nothing to a language model
         super().__init__(*args, **kwargs)
         self.lm_unlabelled_split = lm_unlabelled_split
 

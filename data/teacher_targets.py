@@ -1,103 +1,100 @@
-"""Soft targets for distillation: a teacher's class probabilities for every training row, cached.
+"""Teacher targets on disk: what `teach.py` writes into its run folder and stage 2 reads (`data.teacher_targets`).
 
-    targets = teacher_targets(splits.train, cache_dir, folds=4, seed=42)   # (rows, classes) float32
-    extra = unlabelled_targets(splits.train, unlabelled_texts, cache_dir, exports=["runs/semi/stage1/export"])
+    targets = load_targets("runs/semi/teach/targets.npz")     # or the run folder itself
+    targets.check_rows("train", splits.train.texts, splits.train.labels)   # ConfigError if they are other rows
+    targets.train                                            # (training rows, classes) float32
+    targets.unlabelled, targets.unlabelled_split             # (rows of that split, classes), its name ("" = none)
 
-Used by ReviewDataModule when `data.teacher` is set; the LightningModule mixes them into the
-loss with `model.distillation_weight`. Each training row is scored by a teacher fitted on the
-other folds (model/ngram_teacher.py), never on itself, and the validation and test rows are never
-seen by any teacher. Rows without labels (`data.unlabelled_split`) are scored by the n-gram teacher
-fitted on all training rows, averaged with any trained networks' exports (`data.teacher_exports`).
-Results are cached under `cache_dir/teacher/`, keyed by the rows, their labels, the exports and
-the teacher's settings, so reruns, resumed runs and DDP ranks read the same file.
+One file, `targets.npz`, holds each row's class probabilities for the labelled training rows (each
+from teachers that did not fit that row: out-of-fold) and for the rows of an unlabelled split, with
+a digest of the rows each array belongs to (their texts and labels, in order) and the class names,
+so a data module with other rows, another split or another seed refuses the file in one line
+instead of training on misaligned targets. Nothing here fits or runs a model: that is teach.py's.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Optional
 
 import numpy as np
 
-from data.sources import LabelledSplit
 from data.text_encoding import ConfigError
 
-Teacher = Literal["ngram"]
-TEACHERS: tuple[str, ...] = ("ngram",)
-EXPORT_BATCH_ROWS = 256  # reviews per call when an export scores the unlabelled rows
+TARGETS_FILE = "targets.npz"
+DIGEST_ROWS = 2000  # texts per Arrow read while digesting
 
 
-def teacher_targets(train: LabelledSplit, cache_dir: Path, folds: int = 4, seed: int = 42) -> np.ndarray:
-    """(training rows, classes): each row's probabilities from an n-gram teacher fitted on the other folds."""
-    from model.ngram_teacher import out_of_fold_probabilities
-
-    path = _cache_path(cache_dir, "ngram", _split_key(train), folds, seed)
-    if path.exists():
-        return np.load(path)
-    started = time.perf_counter()
-    targets = out_of_fold_probabilities(train.texts["text"], train.labels, folds=folds, seed=seed)
-    agreement = float((targets.argmax(axis=1) == train.labels).mean())
-    print(f"data: n-gram teacher, {folds} folds, {time.perf_counter() - started:.0f} s; "
-          f"its out-of-fold accuracy on the training rows: {agreement:.4f}", flush=True)
-    return _save(path, targets)
-
-
-def unlabelled_targets(train: LabelledSplit, texts, cache_dir: Path, exports: Sequence[str] = ()) -> np.ndarray:
-    """(rows of `texts`, classes): the n-gram teacher fitted on every training row, averaged with the
-    class probabilities of each export in `exports` (trained networks, e.g. an earlier stage's)."""
-    from model.ngram_teacher import NgramTeacher
-
-    export_keys = [_export_key(export) for export in exports]
-    path = _cache_path(cache_dir, "unlabelled", _split_key(train), texts._fingerprint, export_keys)
-    if path.exists():
-        return np.load(path)
-    started = time.perf_counter()
-    members = [NgramTeacher().fit(train.texts["text"], train.labels).predict_proba(texts["text"])]
-    for export in exports:
-        members.append(_export_probabilities(export, texts))
-    targets = np.mean(members, axis=0).astype(np.float32)
-    print(f"data: teacher of {len(texts):,} unlabelled rows (n-gram + {len(exports)} export(s)), "
-          f"{time.perf_counter() - started:.0f} s", flush=True)
-    return _save(path, targets)
+def rows_digest(texts, labels: Optional[np.ndarray] = None) -> str:
+    """sha256 over the rows' texts (a one-column "text" datasets.Dataset or a list) and labels, in order."""
+    digest = hashlib.sha256()
+    if isinstance(texts, (list, tuple)):
+        batches = [list(texts)]
+    else:
+        batches = (batch["text"] for batch in texts.iter(batch_size=DIGEST_ROWS))
+    count = 0
+    for batch in batches:
+        for text in batch:
+            encoded = text.encode("utf-8")
+            digest.update(len(encoded).to_bytes(8, "little"))
+            digest.update(encoded)
+            count += 1
+    digest.update(count.to_bytes(8, "little"))
+    if labels is not None:
+        digest.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    return digest.hexdigest()
 
 
-def _export_probabilities(export: str, texts) -> np.ndarray:
-    from serving.runtime import Predictor
+@dataclass
+class TeacherTargets:
+    train: np.ndarray  # (training rows, classes) float32
+    train_digest: str
+    class_names: list[str]
+    unlabelled: np.ndarray  # (unlabelled rows, classes) float32; 0 rows when no split was scored
+    unlabelled_split: str = ""  # the split whose rows `unlabelled` scores ("" = none)
+    unlabelled_digest: str = ""
+    source: str = ""  # where it was read from, for messages
 
-    predictor = Predictor(export)
-    out = [predictor.predict_proba(batch["text"]) for batch in texts.iter(batch_size=EXPORT_BATCH_ROWS)]
-    return np.concatenate(out).astype(np.float32)
-
-
-def _split_key(train: LabelledSplit) -> list:
-    return [train.texts._fingerprint, hashlib.sha256(train.labels.tobytes()).hexdigest()]
-
-
-def _export_key(export: str) -> str:
-    """An export by its weights and tokenizer, so a retrained stage invalidates the cache."""
-    folder = Path(export)
-    files = [folder / name for name in ("network.pt", "tokenizer.json", "model_config.json")]
-    missing = [str(f) for f in files if not f.is_file()]
-    if missing:
-        raise ConfigError(f"data.teacher_exports: {export!r} is not an export folder (missing {missing})")
-    return hashlib.sha256(b"".join(f.read_bytes() for f in files)).hexdigest()
-
-
-def _cache_path(cache_dir: Path, kind: str, *parts) -> Path:
-    from model.ngram_teacher import NgramTeacher
-
-    settings = {k: v for k, v in vars(NgramTeacher()).items() if isinstance(v, (int, float))}
-    key = hashlib.sha256(json.dumps([*parts, settings], default=str).encode()).hexdigest()[:16]
-    return Path(cache_dir) / "teacher" / f"{kind}-{key}.npy"
+    def check_rows(self, part: str, texts, labels: Optional[np.ndarray] = None) -> np.ndarray:
+        """The targets of `part` ("train" or "unlabelled") after checking they score exactly these rows."""
+        targets, expected = (self.train, self.train_digest) if part == "train" else (self.unlabelled, self.unlabelled_digest)
+        if len(targets) != len(texts) or rows_digest(texts, labels) != expected:
+            raise ConfigError(
+                f"data.teacher_targets: {self.source} scores other {part} rows ({len(targets):,}) than this data's "
+                f"({len(texts):,}): rerun teach.py with the same data settings (dataset, val_fraction, seed, max_samples)"
+            )
+        return targets
 
 
-def _save(path: Path, targets: np.ndarray) -> np.ndarray:
+def save_targets(path: Path, targets: TeacherTargets) -> Path:
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(f".{os.getpid()}.tmp.npy")
-    np.save(partial, targets)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp.npz")
+    np.savez(
+        partial, train=targets.train.astype(np.float32), train_digest=targets.train_digest,
+        class_names=np.array(targets.class_names), unlabelled=targets.unlabelled.astype(np.float32),
+        unlabelled_split=targets.unlabelled_split, unlabelled_digest=targets.unlabelled_digest,
+    )
     os.replace(partial, path)  # atomic: a killed run never leaves half a file
-    return targets
+    return path
+
+
+def load_targets(path: str | Path) -> TeacherTargets:
+    """Read a targets file, or the `targets.npz` inside a teach.py run folder."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / TARGETS_FILE
+    if not path.is_file():
+        raise ConfigError(f"data.teacher_targets: no targets file at {str(path)!r}; teach.py writes one (docs/training.md)")
+    with np.load(path, allow_pickle=False) as saved:
+        missing = {"train", "train_digest", "class_names", "unlabelled", "unlabelled_split", "unlabelled_digest"} - set(saved.files)
+        if missing:
+            raise ConfigError(f"data.teacher_targets: {str(path)!r} is not a teach.py targets file (missing {sorted(missing)})")
+        return TeacherTargets(
+            train=saved["train"], train_digest=str(saved["train_digest"]), class_names=[str(n) for n in saved["class_names"]],
+            unlabelled=saved["unlabelled"], unlabelled_split=str(saved["unlabelled_split"]),
+            unlabelled_digest=str(saved["unlabelled_digest"]), source=repr(str(path)),
+        )

@@ -2,8 +2,10 @@
 
 Used through train.py (LightningCLI); the constructor arguments are the `model:`
 section of the config (num_classes comes from the data). Logs `train/loss`, `train/acc`,
-`{val,test}/{loss,acc,f1,auroc}`; with more than two classes acc is over all reviews and
-f1 / auroc are macro averages over the classes.
+`{val,test}/{loss,acc,f1,auroc,ece}`; with more than two classes acc is over all reviews and
+f1 / auroc are macro averages over the classes. ece is the expected calibration error over 15
+equal-width confidence bins. When the data module gives a second validation loader (the short
+texts of data/short_texts.py), its reviews are scored apart as `val_short/{acc,ece}`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torchmetrics.classification import (
     BinaryF1Score,
     MulticlassAccuracy,
     MulticlassAUROC,
+    MulticlassCalibrationError,
     MulticlassF1Score,
 )
 
@@ -30,6 +33,7 @@ from model.network import Pooling, SentimentNet, SentimentNetConfig, class_proba
 from model.regularization import adversarial_perturbation, drop_words
 
 Scheduler = Literal["none", "onecycle", "cosine"]
+ECE_BINS = 15  # equal-width confidence bins of the expected calibration error
 
 
 class SentimentClassifier(L.LightningModule):
@@ -70,7 +74,7 @@ class SentimentClassifier(L.LightningModule):
             adversarial_eps: L2 norm, per review, of an adversarial perturbation of the embeddings
                 whose loss is added to the clean one (Miyato et al. 2017); 0 = off. About doubles step time.
             distillation_weight: share of the training loss that follows a teacher's class probabilities
-                (data.teacher) instead of the labels: (1 - w) * loss(labels) + w * loss(teacher); 0 = labels only.
+                (data.teacher_targets) instead of the labels: (1 - w) * loss(labels) + w * loss(teacher); 0 = labels only.
             pretrained_encoder: an encoder.pt from pretrain_lm.py: its embedding, GRU and LSTM weights
                 start a new fit (a resumed fit keeps its checkpoint's); the head starts fresh.
         """
@@ -98,6 +102,8 @@ class SentimentClassifier(L.LightningModule):
         metrics = MetricCollection(classification_metrics(num_classes))
         self.train_acc = classification_metrics(num_classes)["acc"]
         self.val_metrics = metrics.clone(prefix="val/")
+        short = classification_metrics(num_classes)
+        self.val_short_metrics = MetricCollection({"acc": short["acc"], "ece": short["ece"]}, prefix="val_short/")
         self.test_metrics = metrics.clone(prefix="test/")
         # Class probabilities (B, C), kept for the PR curves and confusion matrix train.py logs after testing.
         self.test_scores: list[torch.Tensor] = []
@@ -114,8 +120,8 @@ class SentimentClassifier(L.LightningModule):
 
     def on_fit_start(self) -> None:
         datamodule = getattr(self.trainer, "datamodule", None)
-        if self.hparams.distillation_weight > 0 and getattr(datamodule, "teacher", None) is None:
-            raise ConfigError("model.distillation_weight > 0 needs a teacher: set data.teacher (e.g. ngram)")
+        if self.hparams.distillation_weight > 0 and getattr(datamodule, "teacher_targets", None) is None:
+            raise ConfigError("model.distillation_weight > 0 needs a teacher: set data.teacher_targets (teach.py writes them)")
 
     def _step(self, batch: dict, stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """(loss, class probabilities (B, C))."""
@@ -138,7 +144,7 @@ class SentimentClassifier(L.LightningModule):
 
     def _training_loss(self, logits: torch.Tensor, batch: dict) -> torch.Tensor:
         """The loss on the labels, mixed with the loss on the teacher's probabilities when distilling.
-        Rows without a label (NO_LABEL, from data.unlabelled_split) learn from the teacher alone."""
+        Rows without a label (NO_LABEL, the teacher's unlabelled split) learn from the teacher alone."""
         labels = batch["labels"]
         labelled = labels != NO_LABEL
         weight = self.hparams.distillation_weight
@@ -173,10 +179,16 @@ class SentimentClassifier(L.LightningModule):
             self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, batch_size=int(labelled.sum()))
         return loss
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
+    def validation_step(self, batch: dict, batch_idx: int, dataloader_idx: int = 0) -> None:
+        if dataloader_idx == 1:  # the short texts: accuracy and calibration only, no val/loss
+            with torch.no_grad():
+                probabilities = class_probabilities(self(batch["input_ids"], batch["lengths"]).float())
+            self.val_short_metrics.update(self._metric_input(probabilities), batch["labels"])
+            self.log_dict(self.val_short_metrics, batch_size=batch["labels"].numel(), add_dataloader_idx=False)
+            return
         _, probabilities = self._step(batch, "val")
         self.val_metrics.update(self._metric_input(probabilities), batch["labels"])
-        self.log_dict(self.val_metrics, batch_size=batch["labels"].numel(), prog_bar=True)
+        self.log_dict(self.val_metrics, batch_size=batch["labels"].numel(), prog_bar=True, add_dataloader_idx=False)
 
     def on_test_epoch_start(self) -> None:
         self.test_scores, self.test_labels = [], []
@@ -215,12 +227,25 @@ def distillation_loss(logits: torch.Tensor, teacher_probs: torch.Tensor) -> torc
     return F.cross_entropy(logits, teacher_probs)
 
 
+class BinaryTopLabelCalibrationError(MulticlassCalibrationError):
+    """ECE of the predicted class's confidence, max(p, 1 - p) (Guo et al. 2017), fed P(second class) like the
+    other binary metrics. (torchmetrics' BinaryCalibrationError bins P(second class) itself: another figure.)"""
+
+    def __init__(self) -> None:
+        super().__init__(num_classes=2, n_bins=ECE_BINS, norm="l1")
+
+    def update(self, preds: torch.Tensor, target: torch.Tensor) -> None:
+        super().update(torch.stack([1.0 - preds, preds], dim=1), target)
+
+
 def classification_metrics(num_classes: int) -> dict:
     """acc, f1 and auroc for the class count: the binary forms for two classes, as always logged."""
     if num_classes == 2:
-        return {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC()}
+        return {"acc": BinaryAccuracy(), "f1": BinaryF1Score(), "auroc": BinaryAUROC(),
+                "ece": BinaryTopLabelCalibrationError()}
     return {
         "acc": MulticlassAccuracy(num_classes, average="micro"),
         "f1": MulticlassF1Score(num_classes, average="macro"),
         "auroc": MulticlassAUROC(num_classes, average="macro"),
+        "ece": MulticlassCalibrationError(num_classes, n_bins=ECE_BINS, norm="l1"),
     }

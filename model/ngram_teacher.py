@@ -76,7 +76,7 @@ class NgramTeacher:
             p = self.nb_alpha + np.asarray(features[target == 1].sum(axis=0)).ravel()
             q = self.nb_alpha + np.asarray(features[target == 0].sum(axis=0)).ravel()
             ratio = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
-            model = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="liblinear", dual=True)
+            model = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="liblinear", dual=True, random_state=0)
             model.fit(features.multiply(ratio).tocsr(), target)
             self.ratios.append(ratio)
             self.models.append(model)

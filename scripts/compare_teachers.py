@@ -3,11 +3,15 @@
     python scripts/compare_teachers.py --dataset ../shared/imdb \
         --member ngram --member s2=runs/semi/stage2/export --member r8=runs/imdb/r8/export \
         --average ngram+s2 --average ngram+r8
+    python scripts/compare_teachers.py --dataset ../shared/imdb --unlabelled-split unsupervised \
+        --member ngram --member docvec --docvec-model runs/semi/teach/members/docvec-<key>/doc2vec.model --average ngram+docvec
 
-A member is `ngram` (the n-gram teacher of data.teacher, fitted on the training rows) or
-NAME=EXPORT_FOLDER (a trained network). An average gives its members equal weight, as
-`data.teacher_exports` does when the unlabelled reviews are scored. The splits are train.py's
-(same dataset, val_fraction and seed), so validation chooses a teacher and test only reports.
+A member is `ngram` (the n-gram teacher, fitted on the training rows), `docvec` (doc vectors over
+n-grams trained on the training and `--unlabelled-split` text, teach.py's settings unless
+`--docvec-model` names a trained one; the test reviews' vectors are inferred) or NAME=EXPORT_FOLDER
+(a trained network). An average gives its members' probabilities equal weight (teach.py averages
+log-odds, with weights chosen on validation). The splits are train.py's (same dataset, val_fraction and seed), so validation chooses a
+teacher and test only reports. teach.py is the stage that writes targets; this scores candidates.
 """
 
 from __future__ import annotations
@@ -20,8 +24,22 @@ import numpy as np
 SCORE_ROWS = 256  # reviews per call to an export
 
 
-def member_probabilities(spec: str, splits, texts: dict[str, list[str]]) -> dict[str, np.ndarray]:
+def member_probabilities(spec: str, splits, texts: dict[str, list[str]], unlabelled: list[str] = (),
+                         docvec_model: str | None = None) -> dict[str, np.ndarray]:
     """{"val": (N, classes), "test": (N, classes)} for one member; `texts` holds those splits' reviews."""
+    if spec == "docvec":
+        from model.docvec_teacher import DocVecTeacher
+
+        train = list(splits.train.texts["text"])
+        docvec = DocVecTeacher()
+        if docvec_model:
+            docvec.load(docvec_model)
+        else:
+            docvec.fit_vectors(train + texts["val"] + list(unlabelled), log=print)
+        vectors = docvec.vectors
+        docvec.fit(vectors[: len(train)], splits.train.labels)
+        val = vectors[len(train) : len(train) + len(texts["val"])]
+        return {"val": docvec.predict_proba(val), "test": docvec.predict_proba(docvec.infer_vectors(texts["test"]))}
     if spec == "ngram":
         from model.ngram_teacher import NgramTeacher
 
@@ -41,21 +59,27 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--dataset", required=True)
     parser.add_argument("--val-fraction", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--member", action="append", required=True, help="ngram or NAME=EXPORT_FOLDER")
+    parser.add_argument("--member", action="append", required=True, help="ngram, docvec or NAME=EXPORT_FOLDER")
+    parser.add_argument("--unlabelled-split", default=None, help="its text trains the doc vectors too (IMDB: unsupervised)")
+    parser.add_argument("--docvec-model", default=None,
+                        help="a trained doc2vec.model (teach.py's run folder) over training, validation and unlabelled text in that order")
     parser.add_argument("--average", action="append", default=[], help="member names joined by +, e.g. ngram+s2")
     args = parser.parse_args(argv)
 
-    from data.sources import SourceSpec, load_labelled_splits
+    from data.sources import SourceSpec, load_labelled_splits, load_unlabelled_texts
 
     names = [spec.split("=", 1)[0] for spec in args.member]
     unknown = {name for combo in args.average for name in combo.split("+")} - set(names)
     if not 0 < args.val_fraction < 1:
         parser.error(f"--val-fraction must be in (0, 1): teachers are chosen on the validation split, got {args.val_fraction}")
-    if unknown or any(spec != "ngram" and "=" not in spec for spec in args.member):
-        parser.error(f"--member must be ngram or NAME=FOLDER, and --average may only name members (unknown: {sorted(unknown)})")
-    splits = load_labelled_splits(SourceSpec(args.dataset, val_fraction=args.val_fraction, seed=args.seed))
+    if unknown or any(spec not in ("ngram", "docvec") and "=" not in spec for spec in args.member):
+        parser.error(f"--member must be ngram, docvec or NAME=FOLDER, and --average may only name members (unknown: {sorted(unknown)})")
+    spec = SourceSpec(args.dataset, val_fraction=args.val_fraction, seed=args.seed)
+    splits = load_labelled_splits(spec)
     texts = {name: list(getattr(splits, name).texts["text"]) for name in ("val", "test")}  # read once, for every member
-    probabilities = {name: member_probabilities(spec, splits, texts) for name, spec in zip(names, args.member)}
+    unlabelled = list(load_unlabelled_texts(spec, args.unlabelled_split)["text"]) if args.unlabelled_split else []
+    probabilities = {name: member_probabilities(member, splits, texts, unlabelled, args.docvec_model)
+                     for name, member in zip(names, args.member)}
     report = {}
     for combo in names + args.average:
         members = combo.split("+")

@@ -26,3 +26,9 @@ def test_no_validation_split_is_refused(tiny_imdb, capsys):
         main(["--dataset", str(tiny_imdb), "--member", "ngram", "--val-fraction", "0"])
     assert exit_info.value.code == 2
     assert "--val-fraction must be in (0, 1)" in capsys.readouterr().err
+
+
+def test_a_docvec_member_is_scored_with_inferred_test_vectors(tiny_imdb, capsys):
+    report = main(["--dataset", str(tiny_imdb), "--member", "ngram", "--member", "docvec", "--average", "ngram+docvec"])
+    assert set(report) == {"ngram", "docvec", "ngram+docvec"}
+    assert all(0.0 <= report["docvec"][split] <= 1.0 for split in ("val", "test"))

@@ -1,4 +1,4 @@
-"""Distillation from the n-gram teacher: the teacher, its out-of-fold targets, the loss, the data path."""
+"""Distillation: the n-gram teacher, its out-of-fold targets, the loss, and stage 2's data path (a targets file)."""
 
 import json
 import random
@@ -84,36 +84,49 @@ def test_weight_one_follows_the_teacher_and_ignores_the_labels():
     assert module._step(batch, "val")[0].item() != pytest.approx(module._step(flipped, "val")[0].item())
 
 
-def test_training_batches_carry_cached_out_of_fold_targets(tiny_imdb, tmp_path, monkeypatch):
-    args = dict(dataset=str(tiny_imdb), vocab_size=200, max_length=32, batch_size=8, cache_dir=str(tmp_path / "cache"),
-                teacher="ngram", teacher_folds=3)
-    dm = ReviewDataModule(**args)
+def _teach(dataset, run_dir, *extra) -> Path:
+    """teach.py with the n-gram member (seconds on the tiny data); returns its run folder."""
+    from teach import main
+
+    main(["--data.dataset", str(dataset), "--run_dir", str(run_dir), "--members", "[ngram]", *extra])
+    return run_dir
+
+
+def _dm(dataset, tmp_path, **overrides):
+    args = dict(dataset=str(dataset), vocab_size=200, max_length=32, batch_size=8, cache_dir=str(tmp_path / "cache"))
+    return ReviewDataModule(**{**args, **overrides})
+
+
+def test_training_batches_carry_the_targets_file(tiny_imdb, tmp_path):
+    from data.teacher_targets import load_targets
+
+    run = _teach(tiny_imdb, tmp_path / "teach")
+    dm = _dm(tiny_imdb, tmp_path, teacher_targets=str(run))
     dm.prepare_data()
     dm.setup("fit")
     batch = next(iter(dm.train_dataloader()))
     assert batch["teacher_probs"].shape == (batch["labels"].numel(), 2)
     assert torch.allclose(batch["teacher_probs"].sum(dim=1), torch.ones(batch["labels"].numel()))
+    assert np.array_equal(dm.splits["train"].targets, load_targets(run).train)
     agreement = (dm.splits["train"].targets.argmax(axis=1) == dm.splits["train"].labels).mean()
     assert agreement >= 0.9  # cue words: even a teacher that never saw the row is right
-    assert "teacher_probs" not in next(iter(dm.val_dataloader()))
-
-    def refit(*args, **kwargs):
-        raise AssertionError("the cached targets should have been read")
-
-    monkeypatch.setattr("model.ngram_teacher.out_of_fold_probabilities", refit)
-    again = ReviewDataModule(**args)
-    again.prepare_data()
-    again.setup("fit")
-    assert np.array_equal(again.splits["train"].targets, dm.splits["train"].targets)
+    assert "teacher_probs" not in next(iter(dm.val_dataloader()[0]))
 
 
-def test_bad_distillation_settings_are_config_errors(tiny_imdb, tmp_path):
+def test_targets_of_other_rows_are_refused(tiny_imdb, tmp_path):
+    run = _teach(tiny_imdb, tmp_path / "teach")
+    other_seed = _dm(tiny_imdb, tmp_path, teacher_targets=str(run), seed=43)
+    other_seed.prepare_data()
+    with pytest.raises(ConfigError, match="scores other train rows"):
+        other_seed.setup("fit")
+    missing = _dm(tiny_imdb, tmp_path, teacher_targets=str(tmp_path / "nowhere"))
+    with pytest.raises(ConfigError, match="no targets file"):
+        missing.prepare_data()
+
+
+def test_bad_distillation_settings_are_config_errors():
     with pytest.raises(ConfigError, match="distillation_weight"):
         SentimentClassifier(vocab_size=60, distillation_weight=1.5)
-    with pytest.raises(ConfigError, match="data.teacher"):
-        ReviewDataModule(dataset=str(tiny_imdb), teacher="bert")
-    with pytest.raises(ConfigError, match="teacher_folds"):
-        ReviewDataModule(dataset=str(tiny_imdb), teacher="ngram", teacher_folds=1)
 
 
 def test_weight_without_a_teacher_stops_train_py_with_one_line(tiny_imdb, tmp_path, capsys):
@@ -129,7 +142,8 @@ def test_weight_without_a_teacher_stops_train_py_with_one_line(tiny_imdb, tmp_pa
 def test_fit_with_the_teacher_trains_and_exports(tiny_imdb, tmp_path):
     from train import cli_main
 
-    cli_main(tiny_fit_args(tiny_imdb, tmp_path, "--trainer.max_epochs", "3", "--data.teacher", "ngram",
+    run = _teach(tiny_imdb, tmp_path / "teach")
+    cli_main(tiny_fit_args(tiny_imdb, tmp_path, "--trainer.max_epochs", "3", "--data.teacher_targets", str(run),
                            "--model.distillation_weight", "0.5"))
     metrics = json.loads((tmp_path / "imdb" / "version_0" / "metrics.json").read_text())
     assert metrics["test/acc"] >= 0.8
@@ -139,17 +153,13 @@ def test_fit_with_the_teacher_trains_and_exports(tiny_imdb, tmp_path):
 # -- unlabelled reviews (the semi-supervised path) -------------------------------------------
 
 
-def _dm(dataset, tmp_path, **overrides):
-    args = dict(dataset=str(dataset), vocab_size=200, max_length=32, batch_size=8, cache_dir=str(tmp_path / "cache"),
-                teacher="ngram", teacher_folds=3)
-    return ReviewDataModule(**{**args, **overrides})
-
-
 def test_unlabelled_rows_join_training_with_teacher_targets_only(tiny_imdb_with_unlabelled, tmp_path):
-    plain = _dm(tiny_imdb_with_unlabelled, tmp_path)
+    labelled_only = _teach(tiny_imdb_with_unlabelled, tmp_path / "teach_labelled")
+    plain = _dm(tiny_imdb_with_unlabelled, tmp_path, teacher_targets=str(labelled_only))
     plain.prepare_data()
     plain.setup("fit")
-    dm = _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="unsupervised")
+    run = _teach(tiny_imdb_with_unlabelled, tmp_path / "teach", "--data.unlabelled_split", "unsupervised")
+    dm = _dm(tiny_imdb_with_unlabelled, tmp_path, teacher_targets=str(run))
     dm.prepare_data()
     dm.setup("fit")
     train = dm.splits["train"]
@@ -160,36 +170,6 @@ def test_unlabelled_rows_join_training_with_teacher_targets_only(tiny_imdb_with_
     _, labels = _reviews(90, seed=7)
     assert (train.targets[n_labelled:].argmax(axis=1) == labels).mean() >= 0.9  # cue words: the teacher knows
     assert len(dm.splits["val"]) == len(plain.splits["val"])  # validation never grows
-
-
-def test_export_teachers_are_averaged_into_the_unlabelled_targets(tiny_imdb_with_unlabelled, tiny_export, tmp_path):
-    from data.sources import SourceSpec, load_labelled_splits, load_unlabelled_texts
-    from serving.runtime import Predictor
-
-    dm = _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="unsupervised", teacher_exports=[str(tiny_export)])
-    dm.prepare_data()
-    dm.setup("fit")
-    spec = SourceSpec(str(tiny_imdb_with_unlabelled))
-    train = load_labelled_splits(spec).train
-    texts = load_unlabelled_texts(spec, "unsupervised")["text"]
-    ngram = NgramTeacher().fit(train.texts["text"], train.labels).predict_proba(texts)
-    expected = (ngram + Predictor(tiny_export).predict_proba(texts)) / 2
-    assert np.allclose(dm.splits["train"].targets[-90:], expected, atol=1e-5)
-
-
-def test_bad_unlabelled_settings_are_config_errors(tiny_imdb_with_unlabelled, tmp_path):
-    with pytest.raises(ConfigError, match="needs a teacher"):
-        ReviewDataModule(dataset=str(tiny_imdb_with_unlabelled), unlabelled_split="unsupervised")
-    with pytest.raises(ConfigError, match="without labels"):
-        _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="test")
-    with pytest.raises(ConfigError, match="unlabelled_split"):
-        _dm(tiny_imdb_with_unlabelled, tmp_path, teacher_exports=["somewhere"])
-    missing = _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="unlabeled")
-    with pytest.raises(ConfigError, match=r"'unlabeled' is not a split .* \['test', 'train', 'unsupervised'\]"):
-        missing.prepare_data()
-    not_export = _dm(tiny_imdb_with_unlabelled, tmp_path, unlabelled_split="unsupervised", teacher_exports=[str(tmp_path)])
-    with pytest.raises(ConfigError, match="not an export folder"):
-        not_export.prepare_data()
 
 
 def test_rows_without_labels_train_on_the_teacher_alone():
@@ -214,8 +194,9 @@ def test_rows_without_labels_train_on_the_teacher_alone():
 def test_fit_with_unlabelled_reviews_trains_and_exports(tiny_imdb_with_unlabelled, tmp_path):
     from train import cli_main
 
-    cli_main(tiny_fit_args(tiny_imdb_with_unlabelled, tmp_path, "--trainer.max_epochs", "3", "--data.teacher", "ngram",
-                           "--data.unlabelled_split", "unsupervised", "--model.distillation_weight", "0.5"))
+    run = _teach(tiny_imdb_with_unlabelled, tmp_path / "teach", "--data.unlabelled_split", "unsupervised")
+    cli_main(tiny_fit_args(tiny_imdb_with_unlabelled, tmp_path, "--trainer.max_epochs", "3",
+                           "--data.teacher_targets", str(run), "--model.distillation_weight", "0.5"))
     metrics = json.loads((tmp_path / "imdb" / "version_0" / "metrics.json").read_text())
     assert metrics["test/acc"] >= 0.8
 
@@ -223,11 +204,14 @@ def test_fit_with_unlabelled_reviews_trains_and_exports(tiny_imdb_with_unlabelle
 @pytest.mark.slow
 @pytest.mark.skipif(not SHARED_IMDB.exists(), reason="needs ../shared/imdb")
 def test_semi_supervised_stages_run_end_to_end_on_real_reviews(tmp_path):
-    """Both stage configs on a few hundred real rows (unsupervised split included), small network:
-    stage 2 reads stage 1's export as a teacher and trains on the unlabelled reviews too."""
+    """Stage 1, the teaching stage and stage 2 with their configs on a few hundred real rows
+    (unsupervised split included), small network: teach.py reads stage 1's export as a member,
+    stage 2 reads the teaching stage's targets and trains on the unlabelled reviews too."""
+    from teach import main as teach
     from train import cli_main
 
-    small = ["--data.dataset", str(SHARED_IMDB), "--data.max_samples", "300", "--data.vocab_size", "2000",
+    data = ["--data.dataset", str(SHARED_IMDB), "--data.max_samples", "300"]
+    small = [*data, "--data.vocab_size", "2000",
              "--data.max_length", "64", "--model.embedding_dim", "16", "--model.gru_hidden", "8", "--model.lstm_hidden", "8",
              "--trainer.max_epochs", "1", "--trainer.logger.init_args.save_dir", str(tmp_path),
              "--trainer.enable_progress_bar", "false", "--data.cache_dir", str(tmp_path / "cache")]
@@ -236,7 +220,11 @@ def test_semi_supervised_stages_run_end_to_end_on_real_reviews(tmp_path):
     first = cli_main([*stage(1), *small])
     export = Path(first.trainer.log_dir) / "export"
     assert export == tmp_path / "semi" / "stage1" / "export" and (export / "network.onnx").exists()
-    second = cli_main([*stage(2), *small, "--data.teacher_exports", json.dumps([str(export)])])
+    metrics = teach(["--config", str(ROOT / "config" / "semi_supervised" / "teach.yaml"), *data,
+                     "--run_dir", str(tmp_path / "semi" / "teach"), "--exports", json.dumps([str(export)]),
+                     "--docvec.epochs", "2", "--docvec.vector_size", "16"])
+    assert set(metrics["members"]) == {"ngram", "docvec", str(export)}
+    second = cli_main([*stage(2), *small, "--data.teacher_targets", str(tmp_path / "semi" / "teach")])
     train = second.datamodule.splits["train"]
     assert (train.labels == -1).sum() == 300  # the unlabelled rows trained too
     assert "test/acc" in json.loads((tmp_path / "semi" / "stage2" / "metrics.json").read_text())
