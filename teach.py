@@ -27,7 +27,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import numpy as np
 from jsonargparse import ActionConfigFile, ArgumentParser
@@ -69,6 +69,8 @@ def build_parser() -> ArgumentParser:
     parser.add_argument("--exports", type=list[str], default=[], help="export folders of trained networks (e.g. stage 1's)")
     parser.add_argument("--weights", type=Optional[dict[str, float]], default=None,
                         help="member -> weight (an export by its folder); null: chosen on validation")
+    parser.add_argument("--combination", type=Literal["logodds", "mean"], default="logodds",
+                        help="weighted average of the members' log-odds, or of their probabilities")
     parser.add_argument("--folds", type=int, default=4, help="folds of the out-of-fold targets of the training rows")
     parser.add_argument("--report_test", type=bool, default=False, help="also score the test split (report once)")
     parser.add_class_arguments(NgramTeacher, "ngram")
@@ -210,13 +212,15 @@ def teach(config, log=print) -> dict:
     scores, timings = {}, {}
     for name in names:
         scores[name], timings[name] = run_member(config, name, rows, digests, run_dir, log)
-    weights = dict(config.weights) if config.weights else choose_weights({n: scores[n]["val"] for n in names}, rows.val_labels)
+    how = config.combination
+    weights = dict(config.weights) if config.weights else choose_weights(
+        {n: scores[n]["val"] for n in names}, rows.val_labels, how=how)
     fitted = [n for n in names if "train" in scores[n]]  # members with out-of-fold scores of the training rows
-    combined_val = combine([scores[n]["val"] for n in names], [weights[n] for n in names])
-    train_targets = combine([scores[n]["train"] for n in fitted], [weights[n] for n in fitted]) if sum(
-        weights[n] for n in fitted) > 0 else combine([scores[n]["train"] for n in fitted], [1.0] * len(fitted))
-    unlabelled = combine([scores[n]["unlabelled"] for n in names], [weights[n] for n in names]) if rows.unlabelled_texts \
-        else np.zeros((0, len(rows.class_names)), np.float32)
+    combined_val = combine([scores[n]["val"] for n in names], [weights[n] for n in names], how)
+    fitted_weights = [weights[n] for n in fitted] if sum(weights[n] for n in fitted) > 0 else [1.0] * len(fitted)
+    train_targets = combine([scores[n]["train"] for n in fitted], fitted_weights, how)
+    unlabelled = combine([scores[n]["unlabelled"] for n in names], [weights[n] for n in names], how) \
+        if rows.unlabelled_texts else np.zeros((0, len(rows.class_names)), np.float32)
     save_targets(run_dir / TARGETS_FILE, TeacherTargets(
         train=train_targets, train_digest=digests["train"], class_names=rows.class_names, unlabelled=unlabelled,
         unlabelled_split=config.data.unlabelled_split or "", unlabelled_digest=digests["unlabelled"],
@@ -240,7 +244,7 @@ def teach(config, log=print) -> dict:
             metrics["members"][n]["val_acc_inferred_vectors"] = round(accuracy(scores[n]["val_inferred"], rows.val_labels), 5)
     if config.report_test:
         test_labels = rows.test()[1]
-        combined_test = combine([scores[n]["test"] for n in names], [weights[n] for n in names])
+        combined_test = combine([scores[n]["test"] for n in names], [weights[n] for n in names], how)
         metrics["test_acc"] = round(accuracy(combined_test, test_labels), 5)
         for n in names:
             metrics["members"][n]["test_acc"] = round(accuracy(scores[n]["test"], test_labels), 5)
@@ -250,6 +254,11 @@ def teach(config, log=print) -> dict:
 
 
 def main(args: Optional[list[str]] = None) -> dict:
+    import logging
+
+    # gensim reports each epoch's progress and speed at INFO: what a long doc-vector fit is doing.
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.WARNING)
+    logging.getLogger("gensim").setLevel(logging.INFO)
     parser = build_parser()
     config = parser.parse_args(args)
     try:

@@ -115,11 +115,17 @@ def export_member(export: str, rows: TeachingRows, test: bool = False) -> dict:
     return out
 
 
-def combine(probabilities: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:
-    """Weighted log-linear pooling: softmax(sum_i w_i log p_i), weights renormalized to sum to 1.
-    For two classes this is the weighted average of the members' log-odds."""
+def combine(probabilities: Sequence[np.ndarray], weights: Sequence[float], how: str = "logodds") -> np.ndarray:
+    """`logodds`: weighted log-linear pooling, softmax(sum_i w_i log p_i), which for two classes is the
+    weighted average of the members' log-odds; `mean`: the weighted average of the probabilities
+    (how the unlabelled rows' teacher was averaged before the teaching stage existed). Weights are
+    renormalized to sum to 1."""
     weights = np.asarray(weights, dtype=np.float64)
     weights = weights / weights.sum()
+    if how == "mean":
+        return sum(w * p for w, p in zip(weights, probabilities)).astype(np.float32)
+    if how != "logodds":
+        raise ValueError(f"combination must be logodds or mean, got {how!r}")
     logits = sum(w * np.log(np.clip(p, EPS, 1.0)) for w, p in zip(weights, probabilities))
     logits = logits - logits.max(axis=1, keepdims=True)
     pooled = np.exp(logits)
@@ -134,7 +140,7 @@ def log_loss(probabilities: np.ndarray, labels: np.ndarray) -> float:
     return float(-np.log(np.clip(probabilities[np.arange(len(labels)), labels], EPS, 1.0)).mean())
 
 
-def choose_weights(val: dict[str, np.ndarray], labels: np.ndarray, step: float = 0.1) -> dict[str, float]:
+def choose_weights(val: dict[str, np.ndarray], labels: np.ndarray, step: float = 0.1, how: str = "logodds") -> dict[str, float]:
     """The members' weights (a grid of `step` over the simplex) with the lowest validation log loss.
 
     Log loss rather than accuracy: on a few thousand validation rows accuracy moves in steps of
@@ -149,7 +155,7 @@ def choose_weights(val: dict[str, np.ndarray], labels: np.ndarray, step: float =
         if last < 0:
             continue
         weights = [c / ticks for c in combo] + [last / ticks]
-        loss = log_loss(combine([val[n] for n in names], weights), labels)
+        loss = log_loss(combine([val[n] for n in names], weights, how), labels)
         if loss < best_loss - 1e-12:
             best, best_loss = weights, loss
     return {name: round(w, 6) for name, w in zip(names, best)}

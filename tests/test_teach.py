@@ -24,6 +24,7 @@ def test_combination_averages_log_odds_and_validation_picks_the_better_member():
     logit = lambda p: np.log(p[:, 1] / p[:, 0])
     assert np.allclose(logit(pooled), (logit(a) + logit(b)) / 2, atol=1e-5)
     assert np.allclose(combine([a], [1.0]), a, atol=1e-6)
+    assert np.allclose(combine([a, b], [1.0, 3.0], "mean"), (a + 3 * b) / 4)  # the pre-teach.py average
     labels = np.array([1, 0, 1, 0] * 25)
     good = np.where(labels[:, None] == 1, [0.1, 0.9], [0.9, 0.1]).astype(np.float32)
     noise = np.random.default_rng(0).dirichlet([1, 1], size=100).astype(np.float32)
