@@ -148,3 +148,19 @@ def test_a_fit_logs_short_text_accuracy_and_calibration(tiny_run):
     assert {"val/acc", "val/ece", "val_short/acc", "val_short/ece"} <= set(scalars)
     assert all(0.0 <= event.value <= 1.0 for event in scalars["val_short/ece"])
     assert "test/ece" in json.loads((tiny_run / "metrics.json").read_text())
+
+
+def test_short_text_report_of_an_export_matches_the_training_metric(tiny_imdb, tiny_export):
+    import torch
+
+    from model.lit_module import BinaryTopLabelCalibrationError
+    from scripts.short_text_eval import expected_calibration_error, main as short_text_eval
+
+    report = short_text_eval(["--export", str(tiny_export), "--dataset", str(tiny_imdb)])
+    assert set(report) == {"val", "val_short"} and report["val_short"]["rows"] >= report["val"]["rows"]
+    assert report["val_short"]["mean_words"] < report["val"]["mean_words"]
+    p = np.random.default_rng(0).uniform(size=500).astype(np.float32)
+    y = (np.random.default_rng(1).uniform(size=500) < p).astype(np.int64)
+    metric = BinaryTopLabelCalibrationError()
+    metric.update(torch.from_numpy(p), torch.from_numpy(y))
+    assert expected_calibration_error(np.stack([1 - p, p], axis=1), y) == pytest.approx(float(metric.compute()), abs=1e-5)
