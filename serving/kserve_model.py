@@ -189,7 +189,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model_dir", type=Path, default=SHIPPED_EXPORT, help="an export folder (default: the shipped one)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address REST and gRPC listen on: loopback here, 0.0.0.0 in a container")
-    parser.set_defaults(http_port=HTTP_PORT, grpc_port=GRPC_PORT, model_name=MODEL_NAME)
+    # Latency logging off by default: a log line per request costs CPU that two cores share with the model,
+    # and /metrics already holds the same times as Prometheus histograms. `--enable_latency_logging true` turns it on.
+    parser.set_defaults(http_port=HTTP_PORT, grpc_port=GRPC_PORT, model_name=MODEL_NAME, enable_latency_logging=False)
     args = parser.parse_args(argv)
     if args.workers != 1:
         parser.error("--workers must be 1: scale with replicas (deploy/kserve/), each one process")
