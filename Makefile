@@ -9,10 +9,10 @@ TOKEN_AUTH ?= on
 WEB_PORT ?= 8090
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast train bench-train bench-own-data bench-tta bench-model clean archive serve stop bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
+.PHONY: help install test test-fast train bench-train bench-own-data bench-tta bench-model clean archive serve stop kserve bench-servers bench-int8 bench-serve bench-sub-batches load-test evaluate web screenshot bench-explain
 
 help: ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z0-9-]+:.*## / {printf "  make %-14s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 install: $(VENV)/.installed ## .venv with everything (CPU torch 2.13.0) and this project, editable
 
@@ -24,7 +24,7 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	touch $@
 
 test: install ## the whole test suite, slow tier included (what CI runs)
-	$(PY) -m pytest -m "slow or not slow"
+	$(PY) -m pytest -m "slow or not slow" --durations=15
 
 test-fast: install ## the fast tier only (plain `pytest` does the same)
 	$(PY) -m pytest
@@ -45,12 +45,20 @@ clean: ## remove runs, logs and test caches
 archive: install ## model_store/sentiment.mar from $(ARTIFACTS) when a source changed, digest recorded
 	$(PY) scripts/build_archive.py --artifacts $(ARTIFACTS)
 
-serve: archive ## TorchServe on 127.0.0.1:8080 with a READY worker (token on; TOKEN_AUTH=off to disable)
-	$(PY) scripts/archive_digest.py check --mar $(MAR)
-	$(PY) scripts/serve.py start $(if $(filter off,$(TOKEN_AUTH)),--no-token)
+serve: install ## TorchServe on 127.0.0.1:8080 with a READY worker: archive refreshed and digest checked first (token on; TOKEN_AUTH=off to disable)
+	$(PY) scripts/serve.py start --artifacts $(ARTIFACTS) $(if $(filter off,$(TOKEN_AUTH)),--no-token)
 
 stop: install ## stop the server `make serve` started
 	$(PY) scripts/serve.py stop
+
+kserve: install ## KServe's model server on $(ARTIFACTS), loopback only, in the foreground (Ctrl-C stops it)
+	$(PY) -m serving.kserve_model --model_dir $(ARTIFACTS)
+
+bench-servers: archive ## KServe's model server, TorchServe and the in-process Predictor side by side (JSON, docs/figures/)
+	$(PY) benchmarks/server_comparison.py --out docs/figures/server_comparison.json
+
+bench-int8: install ## network.int8.onnx vs network.onnx: accuracy, agreement, short texts, speed, graph optimization (JSON)
+	$(PY) benchmarks/int8_network.py --export $(ARTIFACTS) --out docs/figures/int8_network.json
 
 bench-serve: archive ## own servers over batch size x delay, 1/8/32 clients, vs the in-process limit (JSON, docs/figures/)
 	$(PY) benchmarks/serving_latency.py --mar $(MAR) --artifacts $(ARTIFACTS) --out docs/figures/serving_sweep.json

@@ -40,7 +40,7 @@ def make_random_export(folder: Path, seed: int = 0, width: int = 4, onnx_checks:
 
 
 def make_random_mar(folder: Path, seed: int = 0) -> Path:
-    """sentiment.mar (handler, code, random export) built by scripts/build_archive.py, as `make archive` does."""
-    from scripts.build_archive import build
+    """sentiment.mar (handler, code, random export) built by serving/archive.py, as `make archive` does."""
+    from serving.archive import build
 
     return build(make_random_export(folder / "random", seed), folder / "mar")

@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from model.export import load_export
-from scripts.build_archive import build
+from serving.archive import build
 from data.review_samples import write_review_file
 from serving.torchserve import running_torchserve
 from paths import DEFAULT_DATASET, ROOT
