@@ -123,6 +123,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--mar", type=Path, default=ARCHIVE)
     parser.add_argument("--artifacts", type=Path, default=SHIPPED_EXPORT)
     parser.add_argument("--handler", nargs="*", default=[], metavar="KEY=VALUE", help="handler settings to replace")
+    parser.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="config.properties keys to replace, e.g. number_of_netty_threads=2 job_queue_size=200")
+    parser.add_argument("--workloads", nargs="+", choices=["fixed_review", "real_reviews"],
+                        default=["fixed_review", "real_reviews"])
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 16, 32])
     parser.add_argument("--delays", type=int, nargs="+", default=[0, 2, 5, 10], help="maxBatchDelay values, ms")
     parser.add_argument("--workers", type=int, nargs="+", default=[1])
@@ -142,11 +146,17 @@ def main(argv: list[str] | None = None) -> dict:
     config["handler"] = {**(config.get("handler") or {}), **overrides}
     settings = HandlerSettings.from_model_yaml(config)  # refuses unknown or bad settings before any server starts
 
-    workloads = {"fixed_review": [REVIEW], "real_reviews": real_reviews(args.reviews, seed=2)}
+    workloads = {"fixed_review": lambda: [REVIEW], "real_reviews": lambda: real_reviews(args.reviews, seed=2)}
+    workloads = {name: texts() for name, texts in workloads.items() if name in args.workloads}
+    config_overrides = dict(pair.split("=", 1) for pair in args.config if "=" in pair)
+    if len(config_overrides) != len(args.config):
+        raise SystemExit(f"--config wants KEY=VALUE, got {args.config}")
     report = {
         "note": args.note, "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-        "handler_settings": dataclasses.asdict(settings), "requests_per_level": args.requests, "repeats": args.repeats,
-        "in_process_limit": in_process_limit(args.artifacts, settings, args.batch_sizes, passes=max(20, args.repeats * 10)),
+        "handler_settings": dataclasses.asdict(settings), "config_overrides": config_overrides,
+        "requests_per_level": args.requests, "repeats": args.repeats,
+        "in_process_limit": in_process_limit(args.artifacts, settings, sorted({1, 8, *args.batch_sizes}),
+                                             passes=max(20, args.repeats * 10)),
         "servers": [],
     }
     with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
@@ -155,7 +165,8 @@ def main(argv: list[str] | None = None) -> dict:
             mar = build(args.artifacts, Path(tmp) / "mar", model_config=model_config_with(overrides, Path(tmp) / "config"))
         for batch_size, delay, workers in itertools.product(args.batch_sizes, args.delays, args.workers):
             started = time.monotonic()
-            with running_torchserve(mar, tmp, {"models": models_override(batch_size, delay, workers)}) as server:
+            overrides = {**config_overrides, "models": models_override(batch_size, delay, workers)}
+            with running_torchserve(mar, tmp, overrides) as server:
                 ready_s = time.monotonic() - started
                 url = f"{server.inference_url}/predictions/{MODEL_NAME}"
                 headers = {"Content-Type": "text/plain", **server.headers()}
@@ -165,8 +176,12 @@ def main(argv: list[str] | None = None) -> dict:
                         runs = [run_level(url, headers, clients, max(args.requests, clients), texts) for _ in range(args.repeats)]
                         level = {"workload": workload, "clients": clients, **median_of(runs)}
                         if workload == "fixed_review":
-                            limit = report["in_process_limit"][batch_size]["requests_per_s"]
-                            level["fraction_of_in_process"] = round(level["requests_per_s"] / limit, 3)
+                            limits = report["in_process_limit"]
+                            level["fraction_of_in_process"] = round(level["requests_per_s"] / limits[batch_size]["requests_per_s"], 3)
+                            # Issue-style ratios: against one review alone, and against batches of 8, in-process.
+                            level["p50_vs_one_review_in_process"] = round(level["p50_ms"] / limits[1]["ms_per_batch"], 2)
+                            level["requests_per_s_vs_batch_8_in_process"] = round(
+                                level["requests_per_s"] / limits[8]["requests_per_s"], 3)
                         levels.append(level)
                         print(json.dumps({"batch_size": batch_size, "max_delay_ms": delay, "workers": workers, **level}),
                               flush=True)
