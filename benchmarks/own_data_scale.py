@@ -2,6 +2,7 @@
 
     python benchmarks/own_data_scale.py --rows 1000000 --work runs/own-data-scale
     python benchmarks/own_data_scale.py --file reviews.csv --train-steps 50 --network small --threads 1
+    python benchmarks/own_data_scale.py --rows 1000000 --tsv --work runs/own-data-scale   # the same rows tab-separated
 
 Each phase is a fresh process, started exactly as a user would, with caches of its own under --work:
 1. train: `python train.py fit --config config/default.yaml --data.dataset FILE --data.text_column review
@@ -127,10 +128,27 @@ def run_measured(command: list[str], env: dict, log: Path) -> dict:
 
 def count_rows(path: Path) -> int:
     """Rows of a data file, streamed by pyarrow (no cache written, no rows held)."""
+    import pyarrow.csv as pa_csv
     import pyarrow.dataset as ds
 
-    formats = {".csv": "csv", ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
+    tsv = ds.CsvFileFormat(parse_options=pa_csv.ParseOptions(delimiter="\t"))
+    formats = {".csv": "csv", ".tsv": tsv, ".jsonl": "json", ".json": "json", ".parquet": "parquet"}
     return ds.dataset(str(path), format=formats[path.suffix.lower()]).count_rows()
+
+
+def as_tsv(csv_file: Path) -> Path:
+    """The same rows tab-separated, beside it: pyarrow streams the CSV in and the TSV out."""
+    import pyarrow.csv as pa_csv
+
+    out = csv_file.with_suffix(".tsv")
+    if not out.exists():
+        partial = out.with_name(f".{out.name}.partial")
+        reader = pa_csv.open_csv(csv_file, parse_options=pa_csv.ParseOptions(newlines_in_values=True))
+        with pa_csv.CSVWriter(str(partial), reader.schema, write_options=pa_csv.WriteOptions(delimiter="\t")) as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+        partial.replace(out)
+    return out
 
 
 def measure(file: Path, work: Path, train_steps: int, network: str, rows: int, threads: int | None) -> dict:
@@ -169,6 +187,7 @@ def main() -> None:
     parser.add_argument("--train-steps", type=int, default=50)
     parser.add_argument("--network", choices=sorted(NETWORKS), default="small")
     parser.add_argument("--threads", type=int, help="OMP_NUM_THREADS of train.py and predict.py (default: all cores)")
+    parser.add_argument("--tsv", action="store_true", help="with --rows: measure the same rows as a .tsv file")
     add_out_argument(parser)
     args = parser.parse_args()
     load_at_start = round(psutil.getloadavg()[0], 2)  # emit() adds the load at the end
@@ -176,6 +195,7 @@ def main() -> None:
         file = args.work / f"reviews-{args.rows}.csv"
         if not file.exists():
             write_review_file(file, args.rows)
+        file = as_tsv(file) if args.tsv else file
         rows = args.rows
     else:
         file, rows = args.file.resolve(), count_rows(args.file)
