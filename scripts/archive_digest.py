@@ -21,9 +21,9 @@ import sys
 import zipfile
 from pathlib import Path
 
-from serving.torchserve import MAR_NAME, MODEL_STORE
+from paths import ARCHIVE
 
-DEFAULT_MAR = MODEL_STORE / MAR_NAME
+DEFAULT_MAR = ARCHIVE
 MANIFEST = "MAR-INF/MANIFEST.json"
 VOLATILE_MANIFEST_KEYS = ("createdOn",)
 

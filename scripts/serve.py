@@ -21,10 +21,10 @@ import shlex
 import sys
 from pathlib import Path
 
-from paths import ARCHIVE, SHIPPED_EXPORT
+from paths import ARCHIVE, MODEL_STORE, ROOT, SHIPPED_EXPORT
 from scripts.archive_digest import DigestError, check, record
 from serving.archive import build, ensure_onnx, is_stale
-from serving.torchserve import CONFIG, MODEL_NAME, MODEL_STORE, ROOT, TorchServe, inference_url, \
+from serving.torchserve import CONFIG, MODEL_NAME, TorchServe, inference_url, \
     management_url, start, start_command, stop, wait_until_ready
 
 

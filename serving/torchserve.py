@@ -32,7 +32,7 @@ from typing import Iterator
 import psutil
 import requests
 
-from paths import ARCHIVE, CONFIG_DIR, MODEL_NAME, MODEL_STORE, ROOT  # noqa: F401  (re-exported for callers)
+from paths import ARCHIVE, CONFIG_DIR, MODEL_NAME
 
 MAR_NAME = ARCHIVE.name
 CONFIG = CONFIG_DIR / "config.properties"

@@ -101,15 +101,16 @@ def bad_source(tmp_path: Path, case: str) -> dict:
 
 
 def serve(model_dir: Path, bodies: list, explain: bool = False) -> list:
-    """handler.py in-process on one TorchServe batch of JSON bodies; its responses."""
-    from handler import SentimentHandler
-    from serving.local_context import LocalContext
+    """handler.py in TorchServe's worker code (serving/torchserve_service.py) on one batch of JSON bodies;
+    the decoded answers."""
+    import json
 
-    headers = [{"body": {"content-type": "application/json"}, **({"explain": "True"} if explain else {})} for _ in bodies]
-    context = LocalContext(model_dir, headers)
-    handler = SentimentHandler()
-    handler.initialize(context)
-    return handler.handle([{"body": body} for body in bodies], context)
+    from serving.torchserve_service import Request, handler_service
+
+    headers = {"explain": "True"} if explain else {}
+    with handler_service(model_dir) as service:
+        answers = service.predict([Request(json.dumps(body).encode(), "application/json", headers) for body in bodies])
+    return [answer.json() for answer in answers]
 
 
 def make_random_export(folder: Path, labels: list[str], seed: int = 0) -> Path:

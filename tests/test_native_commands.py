@@ -21,9 +21,9 @@ from urllib.parse import urlparse
 
 import pytest
 
-from paths import SHIPPED_EXPORT
+from paths import ROOT, SHIPPED_EXPORT
 from serving import archive as build_archive
-from serving.torchserve import ROOT, TorchServe, free_port_overrides, stop, write_properties
+from serving.torchserve import TorchServe, free_port_overrides, stop, write_properties
 
 DOCS = ROOT / "docs" / "serving.md"
 MAKE_SERVE_ADDRESS = "127.0.0.1:8080"  # config/config.properties' inference_address, as the page shows it

@@ -16,11 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from handler import SentimentHandler
 from predict import main as predict_main
-from serving.local_context import LocalContext
 from tests.conftest import ROOT
-from tests.own_data_files import CLASSES_3, cue_rows, make_random_export, write_csv, write_jsonl, write_parquet
+from tests.own_data_files import CLASSES_3, cue_rows, make_random_export, serve, write_csv, write_jsonl, write_parquet
 
 NAMES_3 = ["bad", "so-so", "good"]
 
@@ -36,13 +34,9 @@ def three_class_export(tmp_path_factory) -> Path:
 
 
 def handler_answers(export: Path, texts: list[str]) -> list[dict]:
-    context = LocalContext(export, [{"body": {"content-type": "application/json"}}])
-    handler = SentimentHandler()
-    handler.initialize(context)
-    answers = []
-    for start in range(0, len(texts), 64):  # the handler's cap per request
-        answers += handler.handle([{"body": {"texts": texts[start : start + 64]}}], context)[0]
-    return answers
+    """handler.py in TorchServe's worker code, 64 texts a request (its cap)."""
+    chunks = [texts[start : start + 64] for start in range(0, len(texts), 64)]
+    return [answer for batch in serve(export, [{"texts": chunk} for chunk in chunks]) for answer in batch]
 
 
 def read_output(path: Path) -> list[dict]:
