@@ -180,7 +180,8 @@ def _test_only(config, name: str, rows: TeachingRows, run_dir: Path, log) -> dic
     """Test scores of a member whose other scores are cached (the doc vectors' model is on disk)."""
     log(f"teach: {name}: scoring the test split")
     if name == "ngram":
-        return {"test": ngram_member(rows, config.folds, config.data.seed, dict(vars(config.ngram)), test=True)["test"]}
+        teacher = NgramTeacher(**dict(vars(config.ngram))).fit(rows.train_texts, rows.train_labels)
+        return {"test": teacher.predict_proba(rows.test()[0])}
     if name == "docvec":
         from model.docvec_teacher import DocVecTeacher as DV
 

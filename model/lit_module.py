@@ -130,7 +130,8 @@ class SentimentClassifier(L.LightningModule):
         logits = self(batch["input_ids"], batch["lengths"]).float()
         labels = batch["labels"]
         loss = self._training_loss(logits, batch) if stage == "train" else self._loss(logits, labels)
-        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=labels.numel(), sync_dist=stage != "train")
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "test", batch_size=labels.numel(), sync_dist=stage != "train",
+                 add_dataloader_idx=False)  # val/loss, not val/loss/dataloader_idx_0, beside the short texts' loader
         return loss, class_probabilities(logits.detach())
 
     def _metric_input(self, probabilities: torch.Tensor) -> torch.Tensor:

@@ -37,7 +37,7 @@ def test_fit_never_reads_the_test_split(tiny_imdb, tmp_path):
     dm = make_dm(tiny_imdb, tmp_path)
     dm.prepare_data()
     dm.setup("fit")
-    assert set(dm.splits) == {"train", "val"}
+    assert set(dm.splits) == {"train", "val", "val_short"}  # val_short: sentences cut from the validation rows
     dm.setup("test")
     assert len(dm.splits["test"]) == 80
 

@@ -145,7 +145,8 @@ def test_a_fit_logs_short_text_accuracy_and_calibration(tiny_run):
         accumulator = EventAccumulator(str(events))
         accumulator.Reload()
         scalars.update({tag: accumulator.Scalars(tag) for tag in accumulator.Tags()["scalars"]})
-    assert {"val/acc", "val/ece", "val_short/acc", "val_short/ece"} <= set(scalars)
+    assert {"val/loss", "val/acc", "val/ece", "val_short/acc", "val_short/ece"} <= set(scalars)
+    assert not [tag for tag in scalars if "dataloader_idx" in tag]
     assert all(0.0 <= event.value <= 1.0 for event in scalars["val_short/ece"])
     assert "test/ece" in json.loads((tiny_run / "metrics.json").read_text())
 
@@ -164,3 +165,15 @@ def test_short_text_report_of_an_export_matches_the_training_metric(tiny_imdb, t
     metric = BinaryTopLabelCalibrationError()
     metric.update(torch.from_numpy(p), torch.from_numpy(y))
     assert expected_calibration_error(np.stack([1 - p, p], axis=1), y) == pytest.approx(float(metric.compute()), abs=1e-5)
+
+
+def test_doc_vectors_read_the_corpus_in_a_new_order_each_pass():
+    """In a fixed order, a vector's scale tells its position in the corpus (the learning rate decays
+    within a pass), and IMDB is sorted by label: the order must change, every review read once."""
+    from model.docvec_teacher import _Documents
+
+    corpus = _Documents([f"review {i}" for i in range(50)], seed=3)
+    first, second = [d.tags[0] for d in corpus], [d.tags[0] for d in corpus]
+    assert sorted(first) == sorted(second) == list(range(50))
+    assert first != second and first != list(range(50))
+    assert all(corpus.joined[d.tags[0]].split(" ") == d.words for d in corpus)
