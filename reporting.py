@@ -1,6 +1,6 @@
 """What every measuring command shares: the --out flag, the JSON report with where it was measured, timers, server RSS.
 
-    from reporting import add_out_argument, emit, median_ms, memory
+    from reporting import add_out_argument, closed_loop, emit, median_ms, memory
     add_out_argument(parser)            # --out PATH
     emit(report, args.out)              # prints the JSON (with "machine"), and keeps it at --out (docs/figures/NAME.json)
 
@@ -13,7 +13,9 @@ import argparse
 import json
 import platform
 import statistics
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable
 
@@ -64,3 +66,33 @@ def memory(frontend_pid: int | None) -> dict:
         }
     except psutil.Error as error:
         return {"error": str(error)}
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
+
+
+def closed_loop(call: Callable, clients: int, total: int) -> dict:
+    """`total` calls of `call(session)` (a requests.Session per client thread; it returns the HTTP status)
+    from `clients` threads, each starting the next when its last one returned: p50, p99, requests/s."""
+    import requests
+
+    local = threading.local()
+
+    def one(_):
+        if not hasattr(local, "session"):
+            local.session = requests.Session()
+            local.session.trust_env = False  # loopback only: never through a proxy
+        started = time.perf_counter()
+        status = call(local.session)
+        return time.perf_counter() - started, status
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(one, range(2 * clients)))  # warm-up: connections, code paths, batches of this size
+        started = time.perf_counter()
+        results = list(pool.map(one, range(total)))
+        wall = time.perf_counter() - started
+    latencies = [r[0] * 1000 for r in results]
+    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
+            "requests_per_s": total / wall, "non_200": sum(r[1] != 200 for r in results)}

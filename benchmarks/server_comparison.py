@@ -25,50 +25,19 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
 
 import psutil
-import requests
 
 from data.review_samples import REVIEW
 from paths import ARCHIVE, MODEL_NAME, ROOT, SHIPPED_EXPORT
-from reporting import add_out_argument, emit, median_ms, memory
+from reporting import add_out_argument, closed_loop, emit, median_ms, memory
 from serving.kserve_process import running_kserve
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
 from serving.torchserve import running_torchserve
 
 SETTINGS = HandlerSettings.from_model_yaml(load_model_yaml())
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
-
-
-def closed_loop(call: Callable[[requests.Session], int], clients: int, total: int) -> dict:
-    """`total` calls from `clients` threads, each thread with its own session; latency and throughput."""
-    local = threading.local()
-
-    def one(_):
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-            local.session.trust_env = False  # loopback only: never through a proxy
-        started = time.perf_counter()
-        status = call(local.session)
-        return time.perf_counter() - started, status
-
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(2 * clients)))  # warm-up: connections and code paths
-        started = time.perf_counter()
-        results = list(pool.map(one, range(total)))
-        wall = time.perf_counter() - started
-    latencies = [r[0] * 1000 for r in results]
-    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
-            "requests_per_s": total / wall, "failed": sum(r[1] != 200 for r in results)}
 
 
 def levels(call, clients: list[int], total: int, repeats: int) -> list[dict]:
@@ -78,7 +47,7 @@ def levels(call, clients: list[int], total: int, repeats: int) -> list[dict]:
         out.append({"clients": n, "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
                     "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
                     "requests_per_s": round(statistics.median(r["requests_per_s"] for r in runs), 1),
-                    "failed": sum(r["failed"] for r in runs), "repeats": repeats})
+                    "non_200": sum(r["non_200"] for r in runs), "repeats": repeats})
         print(json.dumps(out[-1]), flush=True)
     return out
 

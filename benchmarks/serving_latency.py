@@ -34,24 +34,17 @@ import statistics
 import tempfile
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import requests
 import yaml
 
 from data.review_samples import REVIEW, real_reviews
 from paths import ARCHIVE, MODEL_NAME, SHIPPED_EXPORT
-from reporting import add_out_argument, emit, median_ms, memory
+from reporting import add_out_argument, closed_loop, emit, median_ms, memory
 from serving.archive import build, model_config_with
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
 from serving.torchserve import running_torchserve, served_model_settings
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered)) - 1))]
 
 
 def models_override(batch_size: int, delay_ms: int, workers: int) -> str:
@@ -63,28 +56,15 @@ def models_override(batch_size: int, delay_ms: int, workers: int) -> str:
 
 def run_level(url: str, headers: dict, clients: int, total: int, texts: list[str]) -> dict:
     """`total` POSTs from `clients` threads, each the next text of `texts` (cycled)."""
-    local = threading.local()
     stream = itertools.cycle([t.encode() for t in texts])
     lock = threading.Lock()
 
-    def one(_):
-        if not hasattr(local, "session"):
-            local.session = requests.Session()
-            local.session.trust_env = False  # loopback only: never through a proxy
+    def call(session) -> int:
         with lock:
             body = next(stream)
-        started = time.perf_counter()
-        answer = local.session.post(url, data=body, headers=headers, timeout=120)
-        return time.perf_counter() - started, answer.status_code
+        return session.post(url, data=body, headers=headers, timeout=120).status_code
 
-    with ThreadPoolExecutor(clients) as pool:
-        list(pool.map(one, range(2 * clients)))  # warm-up: connections, and batches of this size
-        started = time.perf_counter()
-        results = list(pool.map(one, range(total)))
-        wall = time.perf_counter() - started
-    latencies = [r[0] * 1000 for r in results]
-    return {"p50_ms": percentile(latencies, 50), "p99_ms": percentile(latencies, 99),
-            "requests_per_s": total / wall, "non_200": sum(r[1] != 200 for r in results)}
+    return closed_loop(call, clients, total)
 
 
 def median_of(runs: list[dict]) -> dict:
