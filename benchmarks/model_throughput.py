@@ -16,29 +16,26 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import statistics
 import time
 from pathlib import Path
 
 from data.review_samples import sample_reviews
+from model.export import EXPORT_FILES, ONNX_FILE, WEIGHTS_FILE, read_config
 from paths import IMDB_TEST_PARQUET
 from reporting import add_out_argument, emit
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
 
-EXPORT_FILES = ("network.onnx", "network.pt", "tokenizer.json", "model_config.json")
-
-
 def describe(export: Path) -> dict:
-    config = json.loads((export / "model_config.json").read_text())
+    config = read_config(export)
     sizes = {name: (export / name).stat().st_size for name in EXPORT_FILES if (export / name).exists()}
     return {
         "path": str(export),
         "max_length": config.get("preprocessing", {}).get("max_length"),
         "network": config.get("network"),
-        "onnx_mib": round(sizes.get("network.onnx", 0) / 2**20, 2),
-        "served_files_mib": round(sum(sizes[n] for n in sizes if n != "network.pt") / 2**20, 2),
+        "onnx_mib": round(sizes.get(ONNX_FILE, 0) / 2**20, 2),
+        "served_files_mib": round(sum(sizes[n] for n in sizes if n != WEIGHTS_FILE) / 2**20, 2),
     }
 
 

@@ -18,6 +18,7 @@ import os
 import time
 from pathlib import Path
 
+from model.export import read_config
 from paths import DEFAULT_DATASET, ROOT, SHIPPED_EXPORT
 from reporting import add_out_argument, emit
 from serving.settings import HandlerSettings, load_model_yaml
@@ -35,7 +36,7 @@ def model_yaml(runtime: str | None = None) -> dict:
 def handler_scores(artifacts: Path, texts: list[str], batch_size: int = 8, runtime: str | None = None) -> list[float]:
     config = model_yaml(runtime)
     settings = HandlerSettings.from_model_yaml(config)
-    labels = json.loads((Path(artifacts) / "model_config.json").read_text())["labels"]
+    labels = read_config(artifacts)["labels"]
     scores = []
     with handler_service(artifacts, config, batch_size) as service:
         for start in range(0, len(texts), batch_size):
