@@ -36,6 +36,7 @@ from data.sources import SourceSpec, check_dataset_argument, load_labelled_split
 from data.teacher_targets import TARGETS_FILE, TeacherTargets, rows_digest, save_targets
 from data.text_encoding import ConfigError
 from model.docvec_teacher import DocVecTeacher
+from model.export import CONFIG_FILE, TOKENIZER_FILE, WEIGHTS_FILE
 from model.ngram_teacher import NgramTeacher
 from model.teachers import (
     TeachingRows,
@@ -91,8 +92,8 @@ def check(config) -> None:
     if config.data.unlabelled_split in ("train", "test", "validation"):
         raise ConfigError(f"data.unlabelled_split must be a split without labels, not {config.data.unlabelled_split!r}")
     for export in config.exports:
-        if not (Path(export) / "model_config.json").is_file():
-            raise ConfigError(f"exports: {export!r} is not an export folder (no model_config.json)")
+        if not (Path(export) / CONFIG_FILE).is_file():
+            raise ConfigError(f"exports: {export!r} is not an export folder (no {CONFIG_FILE})")
     if config.weights is not None and set(config.weights) != set(config.members) | set(config.exports):
         raise ConfigError(f"weights must name every member and export once, got {sorted(config.weights)}")
 
@@ -136,7 +137,7 @@ def _settings_key(config, name: str, digests: dict) -> str:
 def _export_digest(export: str) -> str:
     import hashlib
 
-    files = [Path(export) / name for name in ("network.pt", "tokenizer.json", "model_config.json")]
+    files = [Path(export) / name for name in (WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE)]
     return hashlib.sha256(b"".join(f.read_bytes() for f in files if f.is_file())).hexdigest()
 
 

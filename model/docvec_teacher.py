@@ -22,7 +22,7 @@ from typing import Iterable, Optional, Sequence
 
 import numpy as np
 
-from model.ngram_teacher import TOKEN_PATTERN, _clean
+from model.ngram_teacher import TOKEN_PATTERN, _clean, fold_of_rows
 
 _TOKEN = re.compile(TOKEN_PATTERN)
 
@@ -162,9 +162,7 @@ def out_of_fold_probabilities(vectors: np.ndarray, labels: np.ndarray, folds: in
     """(N, classes): each labelled row's probabilities from a classifier fitted on the other folds' vectors
     (the vectors themselves saw no labels)."""
     labels = np.asarray(labels)
-    order = np.random.default_rng(seed).permutation(len(labels))
-    fold_of = np.empty(len(labels), dtype=np.int64)
-    fold_of[order] = np.arange(len(labels)) % folds
+    fold_of = fold_of_rows(len(labels), folds, seed)
     out = np.zeros((len(labels), int(labels.max()) + 1), dtype=np.float32)
     for fold in range(folds):
         held_out = fold_of == fold

@@ -94,6 +94,15 @@ class NgramTeacher:
         return (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
 
 
+def fold_of_rows(rows: int, folds: int, seed: int) -> np.ndarray:
+    """Each row's fold, 0..folds-1: a seeded shuffle dealt round-robin, so folds differ in size by one at most."""
+    if folds < 2:
+        raise ValueError(f"folds must be >= 2, got {folds}")
+    fold_of = np.empty(rows, dtype=np.int64)
+    fold_of[np.random.default_rng(seed).permutation(rows)] = np.arange(rows) % folds
+    return fold_of
+
+
 def out_of_fold_probabilities(texts: Sequence[str], labels: np.ndarray, folds: int = 4, seed: int = 42,
                               **teacher_args) -> np.ndarray:
     """(N, classes) teacher probabilities for every row, each from a teacher fitted on the other folds.
@@ -102,13 +111,9 @@ def out_of_fold_probabilities(texts: Sequence[str], labels: np.ndarray, folds: i
     the regression of each fold see that fold's training rows only.
     """
     labels = np.asarray(labels)
-    if folds < 2:
-        raise ValueError(f"folds must be >= 2, got {folds}")
+    fold_of = fold_of_rows(len(labels), folds, seed)
     teacher = NgramTeacher(**teacher_args)
     features = teacher.vectorize(texts, fit=True).tocsr()
-    order = np.random.default_rng(seed).permutation(len(labels))
-    fold_of = np.empty(len(labels), dtype=np.int64)
-    fold_of[order] = np.arange(len(labels)) % folds
     out = np.zeros((len(labels), int(labels.max()) + 1), dtype=np.float32)
     for fold in range(folds):
         held_out = fold_of == fold
