@@ -101,9 +101,10 @@ def manage(server, method: str, path: str, token: str | None) -> requests.Respon
 @pytest.mark.slow
 def test_live_server_listens_on_loopback_only(server):
     frontend = psutil.Process(server.pid)
+    # connections(), not net_connections(): kserve pins psutil<6, which has only the older name
     listening = [
         c.laddr for p in [frontend, *frontend.children(recursive=True)]
-        for c in p.net_connections(kind="inet") if c.status == psutil.CONN_LISTEN
+        for c in p.connections(kind="inet") if c.status == psutil.CONN_LISTEN
     ]
     ports = {urlparse(u).port for u in (server.inference_url, server.management_url, server.metrics_url)}
     assert ports <= {a.port for a in listening}  # the sockets we expect are the ones we looked at
