@@ -33,6 +33,7 @@ from kserve import InferOutput, InferRequest, InferResponse, Model
 from paths import MODEL_NAME, SHIPPED_EXPORT
 from serving.answers import answers
 from serving.kserve_app import RejectedRequest, serve
+from serving.micro_batcher import MicroBatcher
 from serving.request_parsing import RequestError, check_text, json_type
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
@@ -49,10 +50,12 @@ class SentimentModel(Model):
         self.model_dir = Path(model_dir)
         self.settings = settings
         self.predictor: Predictor | None = None
+        self.batcher: MicroBatcher | None = None
 
     def load(self) -> bool:
         # check_network=False: reading network.pt would import torch; explanations load it when asked.
         self.predictor = Predictor(self.model_dir, self.settings, check_network=False)
+        self.batcher = MicroBatcher(self.predictor.predict_proba, self.settings.max_texts)
         self.ready = True
         logger.info("%s loaded from %s (runtime=%s)", self.name, self.model_dir, self.predictor.runtime)
         return self.ready
@@ -79,8 +82,8 @@ class SentimentModel(Model):
         return {"explanations": await asyncio.get_running_loop().run_in_executor(None, self._explain, texts)}
 
     async def _scored(self, texts: list[str]) -> list[dict]:
-        # ONNX Runtime releases the GIL: the event loop reads the next requests while this one runs.
-        probabilities = await asyncio.get_running_loop().run_in_executor(None, self.predictor.predict_proba, texts)
+        # Off the event loop, beside the texts of requests that arrive meanwhile (serving/micro_batcher.py).
+        probabilities = await self.batcher.score(texts)
         return answers(probabilities, self.predictor.labels, self.settings.threshold)
 
     def _explain(self, texts: list[str]) -> list[dict]:
