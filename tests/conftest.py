@@ -17,6 +17,11 @@ import pytest
 
 from paths import CONFIG_DIR, DEFAULT_DATASET, ROOT  # noqa: F401  (ROOT: other test modules import it from here)
 
+# Workers of the fast tier: one OpenMP thread each, set before torch is imported. Two workers with two
+# busy threads each on two cores ran the tier 5x slower than one thread each.
+if "PYTEST_XDIST_WORKER" in os.environ:
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 SHARED_IMDB = DEFAULT_DATASET  # the name tests/test_distillation.py imports
 
 POSITIVE = ["wonderful", "great", "moving", "brilliant", "superb", "loved", "excellent", "beautiful"]
@@ -46,6 +51,13 @@ def write_hub_dataset(folder: Path, n_train: int, n_test: int, seed: int = 0, co
         (folder / "plain_text").mkdir(parents=True, exist_ok=True)
         table.to_parquet(str(folder / "plain_text" / f"{split}-00000-of-00001.parquet"))
     return folder
+
+
+def pytest_xdist_auto_num_workers(config) -> int:
+    """`-n auto` (pyproject.toml): two workers for the fast tier alone. A run that selects slow tests stays in
+    one process: real servers, training runs and the measured figures want the cores to themselves, and
+    tests/figures.py merges figures into one file."""
+    return 2 if config.getoption("markexpr") == "not slow" else 0
 
 
 def pytest_configure(config) -> None:

@@ -127,6 +127,7 @@ def test_fit_with_every_regularizer_and_weight_averaging_trains_and_exports(tiny
         assert torch.allclose(value, averaged[name]), name
 
 
+@pytest.mark.slow  # two 4-epoch fits
 def test_weight_averaging_that_has_not_started_leaves_the_trained_weights(tiny_imdb, tmp_path):
     """An average whose first update lies beyond the run is not used: validation, the tested
     checkpoint and the export are exactly those of the same run without the callback."""

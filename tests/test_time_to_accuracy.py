@@ -36,6 +36,7 @@ def test_unreachable_target_trains_to_the_end_without_a_report(tiny_imdb, tmp_pa
     assert not report_path.exists() and cli.trainer.global_step == 2 * 14
 
 
+@pytest.mark.slow  # a 6-epoch fit in a subprocess, then a test pass
 def test_bench_tta_reports_the_test_accuracy_of_the_checkpoint_that_reached_the_target(tiny_imdb, tmp_path):
     tiny_network = [
         "--data.vocab_size", "200", "--data.max_length", "48", "--data.batch_size", "16",
