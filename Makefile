@@ -23,8 +23,9 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-test: install ## the whole test suite, slow tier included (what CI runs)
-	$(PY) -m pytest -m "slow or not slow" --durations=15
+test: install ## the whole suite (what CI runs): the fast tier in two workers, then the slow tier in one process
+	$(PY) -m pytest --durations=15
+	$(PY) -m pytest -m slow --durations=15
 
 test-fast: install ## the fast tier only (plain `pytest` does the same)
 	$(PY) -m pytest
