@@ -35,7 +35,7 @@ from data.short_texts import short_text_split
 from data.sources import SourceSpec, load_labelled_splits
 from model.export import CONFIG_FILE, ONNX_FILE, ONNX_INPUTS, ONNX_INT8_FILE, ONNX_OUTPUT, TOKENIZER_FILE, WEIGHTS_FILE
 from model.export_writer import INT8_OP_TYPES, check_sequences_for, write_int8_onnx
-from paths import DEFAULT_DATASET, IMDB_TEST_PARQUET, SHIPPED_EXPORT
+from paths import DEFAULT_DATASET, IMDB_TEST_PARQUET, ROOT, SHIPPED_EXPORT
 from reporting import add_out_argument, emit
 from serving.runtime import Predictor
 from serving.settings import HandlerSettings, load_model_yaml
@@ -168,7 +168,10 @@ def main(argv: list[str] | None = None) -> dict:
     add_out_argument(parser)
     args = parser.parse_args(argv)
     settings = HandlerSettings.from_model_yaml(load_model_yaml())
-    report = {"export": str(args.export), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+    export = args.export.resolve()
+    # Inside the repository the report names the export relative to it: the JSON is committed.
+    shown = export.relative_to(ROOT) if export.is_relative_to(ROOT) else export
+    report = {"export": str(shown), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
               "handler_settings": dataclasses.asdict(settings), "variants": {k: {"op_types": list(v["op_types"]),
               "per_channel": v["per_channel"]} for k, v in VARIANTS.items()}}
     with tempfile.TemporaryDirectory(prefix="bench-int8-") as tmp:

@@ -67,6 +67,3 @@ class MicroBatcher:
                 if not future.done():
                     future.set_result(probabilities[start:start + len(texts)])
                 start += len(texts)
-
-    def close(self) -> None:
-        self._thread.shutdown(wait=False, cancel_futures=True)
