@@ -59,8 +59,8 @@ class SentimentHandler(BaseHandler):
         model_dir = context.system_properties["model_dir"]
         self.predictor = Predictor(model_dir, self.settings)
         self.initialized = True
-        logger.info("sentiment model loaded from %s (runtime=%s, max_length=%d)", model_dir,
-                    self.predictor.runtime, self.predictor.encoder.max_length)
+        logger.info("sentiment model loaded from %s (runtime=%s, precision=%s, max_length=%d)", model_dir,
+                    self.predictor.runtime, self.predictor.precision, self.predictor.encoder.max_length)
 
     def preprocess(self, data: list) -> list[SentimentHandler.Parsed | RequestError]:
         return [self._parse(idx, item) for idx, item in enumerate(data)]

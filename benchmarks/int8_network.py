@@ -3,7 +3,11 @@ dynamic int8 quantization, for several quantization choices and graph-optimizati
 
     python benchmarks/int8_network.py --out docs/figures/int8_network.json        # `make bench-int8`
     python benchmarks/int8_network.py --parts accuracy                            # no timings: any machine load
-    python benchmarks/int8_network.py --parts speed optimization --limit 500       # timings only (idle machine)
+    python benchmarks/int8_network.py --parts speed optimization --out ...          # timings only (idle machine)
+
+Parts may run apart (accuracy under any load, timings on an idle machine): with --out naming an existing
+report of the same export files, the parts not run are kept from it, each with its own `runs` entry
+(date and load average when it started).
 
 Variants, each written from the export's network.onnx by model.export_writer.write_int8_onnx into a
 temporary folder: the embedding table and the LSTM quantized (the default, INT8_OP_TYPES), per-channel
@@ -12,7 +16,9 @@ weights, the LSTM alone, the embedding alone. GRU has no integer kernel in ONNX 
   validation reviews, data/short_texts.py), label agreement with float32 and the largest probability
   difference, through serving.runtime.Predictor with the archive's handler settings;
 - speed: in-process reviews/s at batch 1, 8 and 64 over real test reviews, tokenization included,
-  median of --repeats passes;
+  the variants taking turns in each of --repeats passes; medians, and each variant's ratio to float32;
+- batching: each variant's answers to 1,024 real reviews alone and in batches of 64: the largest difference
+  and the labels that change (int8 quantizes the LSTM's inputs with one scale per pass);
 - optimization: ONNX Runtime's graph-optimization levels for float32 and the default int8, timed the same
   way, and the session's start-up with and without a saved, already optimized model.
 """
@@ -103,8 +109,22 @@ def reviews_per_s(score, reviews: list[str], batch_size: int, repeats: int) -> f
 
 
 def speed(folders: dict[str, Path], settings: HandlerSettings, reviews: list[str], repeats: int) -> dict:
-    return {name: {f"batch_{b}": reviews_per_s(predictor(folder, name, settings).predict_proba, reviews, b, repeats)
-                   for b in BATCH_SIZES} for name, folder in folders.items()}
+    """Reviews/s per variant and batch size, and each variant's speed / float32's. The variants take turns
+    within every repeat (in a rotated order), so drift in the machine's speed reaches all of them alike;
+    the ratio is the median of the per-repeat ratios."""
+    scorers = {name: predictor(folder, name, settings).predict_proba for name, folder in folders.items()}
+    names = list(scorers)
+    report = {name: {} for name in names}
+    for b in BATCH_SIZES:
+        passes = {name: [] for name in names}
+        for repeat in range(repeats):
+            for name in names[repeat % len(names):] + names[: repeat % len(names)]:
+                passes[name].append(reviews_per_s(scorers[name], reviews, b, 1))
+        for name in names:
+            report[name][f"batch_{b}"] = round(statistics.median(passes[name]), 1)
+            report[name][f"batch_{b}_vs_float32"] = round(statistics.median(
+                [mine / base for mine, base in zip(passes[name], passes["float32"])]), 3)
+    return report
 
 
 def optimization(folders: dict[str, Path], settings: HandlerSettings, reviews: list[str], repeats: int) -> dict:
@@ -156,12 +176,44 @@ def batch_runner(session, encoder):
     return run
 
 
+PART_KEYS = {"accuracy": "accuracy", "speed": "reviews_per_s", "batching": "alone_vs_batch_64",
+             "optimization": "graph_optimization"}
+BATCHING_REVIEWS, BATCHING_BATCH = 1024, 64
+
+
+def batching(folders: dict[str, Path], settings: HandlerSettings) -> dict:
+    """Per variant: answers to the same reviews scored alone and in batches, how far apart."""
+    texts = real_reviews(BATCHING_REVIEWS, seed=5)
+    report = {}
+    for name, folder in folders.items():
+        scorer = predictor(folder, name, settings)
+        ids = scorer.encoder.encode_ids(texts)
+        alone = np.stack([scorer.predict_ids([s])[0] for s in ids])
+        batched = np.concatenate([scorer.predict_ids(ids[i : i + BATCHING_BATCH]) for i in range(0, len(ids), BATCHING_BATCH)])
+        report[name] = {"reviews": len(ids), "max_probability_difference": float(np.abs(alone - batched).max()),
+                        "labels_changed": int((alone.argmax(1) != batched.argmax(1)).sum())}
+    return report
+
+
+def kept_parts(out: Path | None, report: dict, parts: list[str]) -> dict:
+    """The parts not run now, from an earlier report at `out` of the same export files (else nothing)."""
+    if out is None or not out.is_file():
+        return {}
+    import json
+
+    earlier = json.loads(out.read_text())
+    if earlier.get("export") != report["export"] or earlier.get("file_mib") != report["file_mib"]:
+        return {}
+    kept = {PART_KEYS[p]: earlier[PART_KEYS[p]] for p in PART_KEYS if p not in parts and PART_KEYS[p] in earlier}
+    runs = {p: r for p, r in earlier.get("runs", {}).items() if p not in parts and PART_KEYS[p] in kept}
+    return {**kept, "runs": runs} if kept else {}
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--export", type=Path, default=SHIPPED_EXPORT)
     parser.add_argument("--dataset", default=str(DEFAULT_DATASET))
-    parser.add_argument("--parts", nargs="+", choices=["accuracy", "speed", "optimization"],
-                        default=["accuracy", "speed", "optimization"])
+    parser.add_argument("--parts", nargs="+", choices=list(PART_KEYS), default=list(PART_KEYS))
     parser.add_argument("--limit", type=int, help="rows of each accuracy set (default: all)")
     parser.add_argument("--reviews", type=int, default=512, help="real test reviews per timed pass")
     parser.add_argument("--repeats", type=int, default=3)
@@ -171,20 +223,23 @@ def main(argv: list[str] | None = None) -> dict:
     export = args.export.resolve()
     # Inside the repository the report names the export relative to it: the JSON is committed.
     shown = export.relative_to(ROOT) if export.is_relative_to(ROOT) else export
-    report = {"export": str(shown), "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
-              "handler_settings": dataclasses.asdict(settings), "variants": {k: {"op_types": list(v["op_types"]),
-              "per_channel": v["per_channel"]} for k, v in VARIANTS.items()}}
+    report = {"export": str(shown), "handler_settings": dataclasses.asdict(settings), "variants": {
+              k: {"op_types": list(v["op_types"]), "per_channel": v["per_channel"]} for k, v in VARIANTS.items()}}
     with tempfile.TemporaryDirectory(prefix="bench-int8-") as tmp:
         folders = variant_exports(args.export, Path(tmp))
         report["file_mib"] = {name: round((folder / (ONNX_FILE if name == "float32" else ONNX_INT8_FILE)).stat().st_size
                                           / 2**20, 2) for name, folder in folders.items()}
-        if "accuracy" in args.parts:
-            report["accuracy"] = accuracy(folders, settings, args.dataset, args.limit)
+        report.update(kept_parts(args.out, report, args.parts))
         reviews = real_reviews(args.reviews, seed=3)
-        if "speed" in args.parts:
-            report["reviews_per_s"] = speed(folders, settings, reviews, args.repeats)
-        if "optimization" in args.parts:
-            report["graph_optimization"] = optimization(folders, settings, reviews, args.repeats)
+        measure = {"accuracy": lambda: accuracy(folders, settings, args.dataset, args.limit),
+                   "speed": lambda: speed(folders, settings, reviews, args.repeats),
+                   "batching": lambda: batching(folders, settings),
+                   "optimization": lambda: optimization(folders, settings, reviews, args.repeats)}
+        for part in args.parts:
+            started = {"date": time.strftime("%Y-%m-%d %H:%M"), "load_average_at_start": [round(x, 2) for x in os.getloadavg()]}
+            report[PART_KEYS[part]] = measure[part]()
+            timed = part in ("speed", "optimization")
+            report.setdefault("runs", {})[part] = {**started, "repeats": args.repeats} if timed else started
     return emit(report, args.out)
 
 

@@ -57,7 +57,8 @@ class SentimentModel(Model):
         self.predictor = Predictor(self.model_dir, self.settings, check_network=False)
         self.batcher = MicroBatcher(self.predictor.predict_proba, self.settings.max_texts)
         self.ready = True
-        logger.info("%s loaded from %s (runtime=%s)", self.name, self.model_dir, self.predictor.runtime)
+        logger.info("%s loaded from %s (runtime=%s, precision=%s)", self.name, self.model_dir, self.predictor.runtime,
+                    self.predictor.precision)
         return self.ready
 
     def get_input_types(self) -> list[dict]:

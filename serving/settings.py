@@ -17,7 +17,9 @@ from paths import CONFIG_DIR
 
 MODEL_CONFIG_YAML = CONFIG_DIR / "model-config.yaml"
 RUNTIMES = ("onnx", "torch")  # serving/runtime.py: ONNX Runtime on network.onnx, PyTorch on network.pt
-PRECISIONS = ("float32", "int8")  # runtime "onnx": network.onnx or network.int8.onnx
+# runtime "onnx": "auto" runs network.int8.onnx where the export has it (written only when it passed its
+# check, model/export_writer.py) and network.onnx otherwise; "float32" / "int8" insist on one file.
+PRECISIONS = ("auto", "float32", "int8")
 
 
 @dataclass(frozen=True)
@@ -39,9 +41,9 @@ class HandlerSettings:
     # (serving/runtime.py says why; benchmarks/sub_batch_rule.py measured candidate pairs).
     sub_batch_tokens: int = 2048
     sub_batch_padding: float = 0.25
-    # Which ONNX file runtime "onnx" runs: network.onnx ("float32") or network.int8.onnx ("int8", int8 weights
-    # for the embedding and the LSTM). docs/serving.md, "An int8 network", has the measurements behind the default.
-    precision: str = "float32"
+    # Which ONNX file runtime "onnx" runs (PRECISIONS): int8 weights for the embedding and the LSTM where the
+    # export has them. docs/serving.md, "An int8 network", has the measurements behind the default.
+    precision: str = "auto"
 
     def __post_init__(self) -> None:
         for name in ("max_texts", "max_text_chars", "explain_steps", "onednn_cache_capacity", "intra_op_threads",
@@ -55,6 +57,8 @@ class HandlerSettings:
             raise ValueError(f"handler.runtime must be one of {list(RUNTIMES)}, got {self.runtime!r}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"handler.precision must be one of {list(PRECISIONS)}, got {self.precision!r}")
+        if self.precision == "int8" and self.runtime != "onnx":
+            raise ValueError("handler.precision int8 needs handler.runtime onnx (PyTorch runs network.pt in float32)")
         if isinstance(self.sub_batch_padding, bool) or not isinstance(self.sub_batch_padding, (int, float)) \
                 or not 0.0 <= self.sub_batch_padding < 1.0:
             raise ValueError(f"handler.sub_batch_padding must be in [0, 1), got {self.sub_batch_padding!r}")

@@ -100,15 +100,15 @@ def bad_source(tmp_path: Path, case: str) -> dict:
     raise ValueError(f"unknown case {case!r}")
 
 
-def serve(model_dir: Path, bodies: list, explain: bool = False) -> list:
+def serve(model_dir: Path, bodies: list, explain: bool = False, precision: str | None = None) -> list:
     """handler.py in TorchServe's worker code (serving/torchserve_service.py) on one batch of JSON bodies;
-    the decoded answers."""
+    the decoded answers. `precision` replaces the archive's (float32: answers comparable to PyTorch's)."""
     import json
 
     from serving.torchserve_service import Request, handler_service
 
     headers = {"explain": "True"} if explain else {}
-    with handler_service(model_dir) as service:
+    with handler_service(model_dir, {"handler": {"precision": precision}} if precision else None) as service:
         answers = service.predict([Request(json.dumps(body).encode(), "application/json", headers) for body in bodies])
     return [answer.json() for answer in answers]
 

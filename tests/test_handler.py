@@ -23,10 +23,16 @@ from serving.torchserve_service import Answer, Request, handler_service
 MAX_TEXT_CHARS, MAX_TEXTS = DEFAULT_SETTINGS.max_text_chars, DEFAULT_SETTINGS.max_texts
 
 
-def serve(model_dir, items: list[tuple[bytes | None, str]], explain: bool = False) -> list[Answer]:
+# The archive's default precision runs the export's int8 network (test_runtime.py checks it against
+# float32); these tests check answers against the PyTorch network to 1e-6, so they serve float32.
+FLOAT32 = {"handler": {"precision": "float32"}}
+
+
+def serve(model_dir, items: list[tuple[bytes | None, str]], explain: bool = False,
+          model_yaml_config: dict | None = FLOAT32) -> list[Answer]:
     """Run one TorchServe batch: items are (body, content type; "" for none); one answer each."""
     headers = {"explain": "True"} if explain else {}
-    with handler_service(model_dir) as service:
+    with handler_service(model_dir, model_yaml_config) as service:
         return service.predict([Request(body, ctype, headers) for body, ctype in items])
 
 
@@ -56,6 +62,17 @@ def test_one_review_each_form(tiny_export):
         assert set(response) == {"label", "score"}
         assert response["score"] == pytest.approx(expected, abs=1e-6)
         assert response["label"] == ("positive" if expected >= 0.5 else "negative")
+
+
+def test_the_archive_serves_the_int8_network_within_its_tolerance_of_float32(tiny_export):
+    from serving.runtime import INT8_BATCH_TOLERANCE, Predictor
+    from serving.settings import HandlerSettings
+
+    texts = ["great superb film", "awful boring waste", "the plot was a story", "loved it, brilliant"]
+    (answer,) = serve(tiny_export, [(as_json({"texts": texts}), "application/json")], model_yaml_config=None)
+    int8 = Predictor(tiny_export, HandlerSettings(precision="int8")).predict_proba(texts)[:, 1]
+    assert [r["score"] for r in answer.json()] == pytest.approx(int8.tolist(), abs=INT8_BATCH_TOLERANCE)
+    assert [r["score"] for r in answer.json()] != pytest.approx(reference_scores(tiny_export, texts), abs=1e-6)
 
 
 def test_texts_answer_a_list_in_order(tiny_export):

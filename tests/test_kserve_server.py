@@ -14,6 +14,7 @@ import json
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
 from paths import MODEL_NAME, SHIPPED_EXPORT
 from serving.kserve_process import running_kserve
-from serving.runtime import Predictor
+from serving.runtime import INT8_BATCH_TOLERANCE, Predictor
 from serving.settings import HandlerSettings, load_model_yaml
 
 pytestmark = pytest.mark.slow
@@ -154,17 +155,21 @@ def test_v1_predict_and_explain(server, expected):
     url = f"{server.http_url}/v1/models/{MODEL_NAME}"
     predicted = requests.post(f"{url}:predict", json={"instances": [TEXTS[0], {"text": TEXTS[1]}]}, timeout=30)
     assert predicted.status_code == 200, predicted.text
-    np.testing.assert_allclose([p["score"] for p in predicted.json()["predictions"]], expected[:2], atol=1e-6)
+    # Two of the three texts: another pass than `expected`'s, which moves int8 answers slightly.
+    np.testing.assert_allclose([p["score"] for p in predicted.json()["predictions"]], expected[:2],
+                               atol=INT8_BATCH_TOLERANCE)
     explained = requests.post(f"{url}:explain", json={"instances": [TEXTS[0]]}, timeout=120)
     assert explained.status_code == 200, explained.text
     (explanation,) = explained.json()["explanations"]
     assert [t["token"] for t in explanation["tokens"]][:3] == ["a", "moving", ","]
-    assert explanation["score"] == pytest.approx(expected[0], abs=1e-5)
+    # Explanations run the float32 PyTorch network, whatever network predicts.
+    float32 = Predictor(SHIPPED_EXPORT, replace(SETTINGS, precision="float32")).predict_proba(TEXTS[:1])[0, 1]
+    assert explanation["score"] == pytest.approx(float32, abs=1e-5)
 
 
 def test_concurrent_requests_each_get_their_own_answer(server):
     texts = [f"{TEXTS[i % 3]} Seen on day {i}." for i in range(48)]
-    alone = Predictor(SHIPPED_EXPORT, SETTINGS).predict_proba(texts)[:, 1]
+    together = Predictor(SHIPPED_EXPORT, SETTINGS).predict_proba(texts)[:, 1]
 
     def ask(i):
         answer = requests.post(server.infer_url, json=v2_body([texts[i]], **{}), timeout=60)
@@ -172,7 +177,8 @@ def test_concurrent_requests_each_get_their_own_answer(server):
 
     with ThreadPoolExecutor(16) as pool:
         got = list(pool.map(ask, range(len(texts))))
-    np.testing.assert_allclose(got, alone, atol=1e-6)
+    # The micro-batcher forms its passes from whatever arrives: int8 answers move by at most the tolerance.
+    np.testing.assert_allclose(got, together, atol=INT8_BATCH_TOLERANCE)
 
 
 # -- bad requests: 4xx, and the server goes on ------------------------------------------------------

@@ -87,21 +87,48 @@ def test_onnx_runtime_without_its_file_says_how_to_make_it(export_dir, tmp_path)
     copy = shutil.copytree(export_dir, tmp_path / "no_onnx")
     (copy / ONNX_FILE).unlink()
     with pytest.raises(ValueError, match="scripts/write_onnx.py"):
-        Predictor(copy, HandlerSettings(runtime="onnx"))
+        Predictor(copy, HandlerSettings(runtime="onnx", precision="float32"))
     Predictor(copy, HandlerSettings(runtime="torch"))  # PyTorch does not need it
 
 
-def test_a_corrupt_onnx_file_fails_at_load(export_dir, tmp_path):
+def test_auto_precision_runs_int8_where_the_export_has_it_and_float32_otherwise(export_dir, tmp_path):
     import shutil
 
+    from model.export import ONNX_INT8_FILE
+
+    texts = mixed_texts()
+    assert Predictor(export_dir).precision == "int8"  # the default: the export's checked int8 file
+    np.testing.assert_array_equal(Predictor(export_dir).predict_proba(texts),
+                                  Predictor(export_dir, HandlerSettings(precision="int8")).predict_proba(texts))
+    copy = shutil.copytree(export_dir, tmp_path / "no_int8")
+    (copy / ONNX_INT8_FILE).unlink()  # as the export writer leaves it when int8 fails its check
+    fallback = Predictor(copy)
+    assert fallback.precision == "float32"
+    np.testing.assert_array_equal(fallback.predict_proba(texts),
+                                  Predictor(export_dir, HandlerSettings(precision="float32")).predict_proba(texts))
+    assert Predictor(export_dir, HandlerSettings(runtime="torch")).precision == "float32"
+
+
+def test_precision_int8_with_the_torch_runtime_is_refused():
+    with pytest.raises(ValueError, match="precision int8 needs handler.runtime onnx"):
+        HandlerSettings(runtime="torch", precision="int8")
+
+
+@pytest.mark.parametrize("precision", ["float32", "int8"])
+def test_a_corrupt_onnx_file_fails_at_load(export_dir, tmp_path, precision):
+    import shutil
+
+    from model.export import ONNX_INT8_FILE
+
     copy = shutil.copytree(export_dir, tmp_path / "bad_onnx")
-    data = (copy / ONNX_FILE).read_bytes()
-    (copy / ONNX_FILE).write_bytes(data[: len(data) // 2])
-    with pytest.raises(ValueError, match="cannot load ONNX model"):
-        Predictor(copy, HandlerSettings(runtime="onnx"))
+    file = copy / (ONNX_FILE if precision == "float32" else ONNX_INT8_FILE)
+    file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
+    with pytest.raises(ValueError, match=f"cannot load ONNX model .*{file.name}"):
+        Predictor(copy, HandlerSettings(runtime="onnx", precision=precision))
 
 
 # -- both runtimes score like the network --------------------------------------------------------
+# In float32 (the PyTorch network's precision): the int8 network is checked against it further down.
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
@@ -110,7 +137,7 @@ def test_probabilities_equal_the_network_one_review_at_a_time(export_dir, runtim
     net, encoder, _ = load_export(export_dir)
     with torch.no_grad():
         expected = np.concatenate([class_probabilities(net(*encoder.batch([t]))).numpy() for t in texts])
-    got = Predictor(export_dir, HandlerSettings(runtime=runtime)).predict_proba(texts)
+    got = Predictor(export_dir, HandlerSettings(runtime=runtime, precision="float32")).predict_proba(texts)
     assert got.shape == (len(texts), 2)
     np.testing.assert_allclose(got.sum(axis=1), 1.0, atol=1e-6)
     np.testing.assert_allclose(got, expected, atol=1e-5)
@@ -119,7 +146,8 @@ def test_probabilities_equal_the_network_one_review_at_a_time(export_dir, runtim
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_a_mixed_batch_answers_like_each_review_alone(export_dir, runtime):
     # Small sub-batches, so this batch is certainly cut into several, sorted, and put back in order.
-    predictor = Predictor(export_dir, HandlerSettings(runtime=runtime, sub_batch_tokens=200, sub_batch_padding=0.1))
+    predictor = Predictor(export_dir, HandlerSettings(runtime=runtime, precision="float32", sub_batch_tokens=200,
+                                                      sub_batch_padding=0.1))
     texts = mixed_texts(seed=1)
     lengths = [len(ids) for ids in predictor.encoder.encode_ids(texts)]
     assert len(plan_sub_batches(lengths, 200, 0.1)) > 2
@@ -223,6 +251,17 @@ def test_precision_int8_runs_network_int8_onnx(export_dir):
     quantized = Predictor(export_dir, HandlerSettings(precision="int8")).predict_proba(texts)
     assert not np.array_equal(full, quantized)  # the other file runs
     np.testing.assert_allclose(quantized, full, atol=0.05)
+
+
+def test_int8_answers_depend_on_the_batch_only_within_its_tolerance(export_dir):
+    # The LSTM's inputs are quantized with one scale per pass: batch-mates move an answer slightly
+    # (docs/serving.md, "An int8 network"), never beyond INT8_BATCH_TOLERANCE.
+    from serving.runtime import INT8_BATCH_TOLERANCE
+
+    predictor = Predictor(export_dir, HandlerSettings(precision="int8", sub_batch_tokens=200, sub_batch_padding=0.1))
+    texts = mixed_texts(seed=1)
+    alone = np.concatenate([predictor.predict_proba([t]) for t in texts])
+    np.testing.assert_allclose(predictor.predict_proba(texts), alone, atol=INT8_BATCH_TOLERANCE)
 
 
 def test_a_missing_int8_file_is_refused_naming_the_command(export_dir, tmp_path):

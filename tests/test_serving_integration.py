@@ -2,8 +2,10 @@
 
     .venv/bin/python -m pytest -m slow tests/test_serving_integration.py
 
-One server per runtime (handler.runtime: onnx, then torch, in the archive's model-config.yaml);
-every test runs against both, and the answers must equal the PyTorch network's within 1e-5.
+One server per network the archive can serve (its model-config.yaml: the defaults, which run the export's
+int8 network; precision float32; runtime torch); every test runs against each. float32 and torch answers
+must equal the PyTorch network's within 1e-5, int8 answers the in-process int8 network's, each review
+scored alone, within INT8_BATCH_TOLERANCE (its answers move that little with their batch-mates).
 """
 
 from __future__ import annotations
@@ -16,19 +18,25 @@ import torch
 
 from model.export import load_export
 from serving.archive import build, model_config_with
+from serving.runtime import INT8_BATCH_TOLERANCE, Predictor
+from serving.settings import HandlerSettings
 from serving.torchserve import running_torchserve
 
 pytestmark = pytest.mark.slow
 
 
-@pytest.fixture(scope="module", params=["onnx", "torch"])
+SERVED = {"int8": {}, "float32": {"precision": "float32"}, "torch": {"runtime": "torch"}}
+
+
+@pytest.fixture(scope="module", params=list(SERVED))
 def server(tiny_export, tmp_path_factory, request):
-    config = model_config_with({"runtime": request.param}, tmp_path_factory.mktemp("config"))
+    config = model_config_with(SERVED[request.param], tmp_path_factory.mktemp("config"))
     mar = build(tiny_export, tmp_path_factory.mktemp("mar"), model_config=config)
     # A longer batch delay than production, so the concurrent test reliably forms batches.
     overrides = {"models": '{"sentiment": {"1.0": {"defaultVersion": true, "marName": "sentiment.mar", '
                  '"minWorkers": 1, "maxWorkers": 1, "batchSize": 8, "maxBatchDelay": 50, "responseTimeout": 60}}}'}
     with running_torchserve(mar, tmp_path_factory.mktemp("ts"), overrides) as running:
+        running.network = request.param
         yield running
 
 
@@ -38,10 +46,14 @@ def post(server, body, content_type="text/plain", path="predictions"):
     return requests.post(f"{server.inference_url}/{path}/sentiment", data=data, headers=headers, timeout=60)
 
 
-def in_process(tiny_export, texts):
+def in_process(tiny_export, texts, network: str):
+    """What the server must answer (scores) and how closely."""
+    if network == "int8":
+        predictor = Predictor(tiny_export, HandlerSettings(precision="int8"))
+        return pytest.approx([float(predictor.predict_proba([t])[0, 1]) for t in texts], abs=INT8_BATCH_TOLERANCE)
     net, encoder, _ = load_export(tiny_export)
     with torch.no_grad():
-        return torch.sigmoid(net(*encoder.batch(texts))).tolist()
+        return pytest.approx(torch.sigmoid(net(*encoder.batch(texts))).tolist(), abs=1e-5)
 
 
 def test_ping_and_token(server):
@@ -55,9 +67,9 @@ def test_single_and_texts(server, tiny_export):
     assert one.status_code == 200 and set(one.json()) == {"label", "score"}
     many = post(server, '{"texts": ["great superb film", "awful boring waste"]}', "application/json")
     assert many.status_code == 200
-    expected = in_process(tiny_export, ["a wonderful and moving film", "great superb film", "awful boring waste"])
-    got = [one.json()["score"]] + [r["score"] for r in many.json()]
-    assert got == pytest.approx(expected, abs=1e-5)
+    expected = in_process(tiny_export, ["a wonderful and moving film", "great superb film", "awful boring waste"],
+                          server.network)
+    assert [one.json()["score"]] + [r["score"] for r in many.json()] == expected
 
 
 def test_concurrent_requests_are_batched_and_answered(server, tiny_export):
@@ -65,7 +77,7 @@ def test_concurrent_requests_are_batched_and_answered(server, tiny_export):
     with ThreadPoolExecutor(12) as pool:
         answers = list(pool.map(lambda t: post(server, t), texts))
     assert [a.status_code for a in answers] == [200] * len(texts)
-    assert [a.json()["score"] for a in answers] == pytest.approx(in_process(tiny_export, texts), abs=1e-5)
+    assert [a.json()["score"] for a in answers] == in_process(tiny_export, texts, server.network)
 
 
 BAD = [
