@@ -28,12 +28,12 @@ from torchmetrics.classification import (
 
 from data.sources import NO_LABEL
 from data.text_encoding import ConfigError
+from model.calibration import ECE_BINS
 from model.lm_module import load_encoder
 from model.network import Pooling, SentimentNet, SentimentNetConfig, class_probabilities
 from model.regularization import adversarial_perturbation, drop_words
 
 Scheduler = Literal["none", "onecycle", "cosine"]
-ECE_BINS = 15  # equal-width confidence bins of the expected calibration error
 
 
 class SentimentClassifier(L.LightningModule):

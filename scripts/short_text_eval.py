@@ -18,23 +18,9 @@ import random
 
 import numpy as np
 
+from model.calibration import expected_calibration_error
+
 SCORE_ROWS = 256  # texts per call to the Predictor
-ECE_BINS = 15
-
-
-def expected_calibration_error(probabilities: np.ndarray, labels: np.ndarray, bins: int = ECE_BINS) -> float:
-    """Top-label ECE: |accuracy - confidence| per equal-width confidence bin, weighted by the bin's share.
-    For two classes this is torchmetrics' BinaryCalibrationError (norm l1), which training logs."""
-    confidence = probabilities.max(axis=1)
-    correct = probabilities.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    which = np.clip(np.searchsorted(edges, confidence, side="left") - 1, 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        members = which == b
-        if members.any():
-            total += members.mean() * abs(correct[members].mean() - confidence[members].mean())
-    return float(total)
 
 
 def score(predictor, texts: list[str]) -> np.ndarray:

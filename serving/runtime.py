@@ -173,12 +173,15 @@ class Predictor:
         """As predict_proba, for already encoded (and truncated) token-id lists."""
         if not sequences:
             return np.zeros((0, len(self.labels)), dtype=np.float32)
+        return probabilities_from_logits(self.logits_ids(sequences))
+
+    def logits_ids(self, sequences: Sequence[Sequence[int]]) -> np.ndarray:
+        """The head's outputs for token-id lists, in their order: (N,) for a sigmoid head, (N, classes) otherwise."""
         groups = plan_sub_batches([len(s) for s in sequences], self.settings.sub_batch_tokens,
                                   self.settings.sub_batch_padding)
         rows: list[np.ndarray | None] = [None] * len(sequences)
         for group in groups:
-            probabilities = probabilities_from_logits(self.session.logits(*pad_ids([sequences[i] for i in group])))
-            for index, row in zip(group, probabilities):
+            for index, row in zip(group, self.session.logits(*pad_ids([sequences[i] for i in group]))):
                 rows[index] = row
         return np.stack(rows)
 

@@ -155,7 +155,8 @@ def test_short_text_report_of_an_export_matches_the_training_metric(tiny_imdb, t
     import torch
 
     from model.lit_module import BinaryTopLabelCalibrationError
-    from scripts.short_text_eval import expected_calibration_error, main as short_text_eval
+    from model.calibration import expected_calibration_error
+    from scripts.short_text_eval import main as short_text_eval
 
     report = short_text_eval(["--export", str(tiny_export), "--dataset", str(tiny_imdb)])
     assert set(report) == {"val", "val_short"} and report["val_short"]["rows"] >= report["val"]["rows"]
