@@ -68,4 +68,4 @@ def test_the_default_int8_network_keeps_the_labels(reviews, request):
     worst = max(abs(a - b) for a, b in zip(got, expected))
     print(f"int8: labels kept {agreement:.2%}, max |handler - in-process float32| {worst:.2e}")
     assert agreement >= INT8_MIN_AGREEMENT
-    assert 0 < worst <= 0.02  # int8 does run (not float32), and near it (the shipped check: 0.007)
+    assert 0 < worst <= 0.02  # int8 does run (not float32), and near it (all 25,000 test reviews: 0.0096)
