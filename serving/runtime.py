@@ -16,8 +16,9 @@ in one ONNX Runtime session per process, with the thread counts of the settings;
 network.pt in PyTorch. With "onnx" nothing imports torch: tokenization is `tokenizers`, padding and
 probabilities are numpy, so the lean serving install (requirements-serve.txt, no torch) suffices.
 The PyTorch network is built only when an explanation asks for it. By default network.pt is still
-checked at start (names and shapes, not read; this imports torch), so a broken one fails loudly;
-the KServe model server passes check_network=False and stays torch-free.
+checked at start (names and shapes, not read; this imports torch), and so is network.onnx when the int8
+file serves (loaded once), so a broken one fails loudly; the KServe model server passes
+check_network=False and stays torch-free.
 
 Length-aware sub-batches: the texts are sorted by token count and cut into sub-batches, each
 run on its own and padded only to its own longest text; probabilities come back in the order of
@@ -148,6 +149,10 @@ class Predictor:
             if check_network:
                 check_weights(self.directory, self.config)
             self.precision = resolve_precision(self.directory, self.settings.precision)
+            if check_network and self.precision == "int8":
+                # network.onnx is loaded once and dropped: a broken one fails at start, not on the day
+                # someone sets precision float32 (as network.pt is checked for explanations).
+                OnnxRuntimeSession(self.directory / ONNX_FILE, self.settings)
             onnx_file = ONNX_INT8_FILE if self.precision == "int8" else ONNX_FILE
             self.session = OnnxRuntimeSession(self.directory / onnx_file, self.settings)
         else:

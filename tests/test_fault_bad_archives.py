@@ -7,8 +7,9 @@ test_safe_defaults.py) so that archives can be registered one by one: a truncate
 whose network.pt, tokenizer.json or model_config.json is truncated, garbage, or from another network.
 Each registration must fail (no model that answers /predictions) and the reason must be in the
 server's logs naming the file, never a model that loads and answers wrongly. The archive predicts
-with ONNX Runtime (the shipped runtime), so network.onnx is broken too, and network.pt must still
-be refused at load although the PyTorch network is only built for explanations. The same server
+with ONNX Runtime (the shipped runtime) from network.int8.onnx (the default precision), so that file is
+broken too; network.onnx (what precision float32 would serve) and network.pt (built only for
+explanations) must still be refused at load. The same server
 shows that allowed_urls refuses archive URLs outside the model store and accepts one inside it.
 """
 
@@ -51,6 +52,7 @@ def broken_archives(mar: Path, folder: Path) -> dict[str, tuple[Path, str]]:
     """name -> (archive, what the logs must say)."""
     with zipfile.ZipFile(mar) as archive:
         weights, tokenizer, graph = archive.read("network.pt"), archive.read("tokenizer.json"), archive.read("network.onnx")
+        int8_graph = archive.read("network.int8.onnx")
         # Cut in the middle of the largest member's data: TorchServe unzips as a stream, so a cut that falls
         # after the last member (in the central directory) would still unpack.
         largest = max(archive.infolist(), key=lambda info: info.compress_size)
@@ -70,6 +72,8 @@ def broken_archives(mar: Path, folder: Path) -> dict[str, tuple[Path, str]]:
                            "cannot load ONNX model"),
         "onnx_garbage": (with_member(mar, folder / "onnx_garbage.mar", "network.onnx", os.urandom(len(graph))),
                          "cannot load ONNX model"),
+        "int8_truncated": (with_member(mar, folder / "int8_truncated.mar", "network.int8.onnx", int8_graph[: len(int8_graph) // 2]),
+                           "cannot load ONNX model"),
         "tokenizer_truncated": (with_member(mar, folder / "tokenizer_truncated.mar", "tokenizer.json", tokenizer[: len(tokenizer) // 2]),
                                 "cannot load tokenizer"),
         "config_garbage": (with_member(mar, folder / "config_garbage.mar", "model_config.json", b"{not json"),
@@ -119,7 +123,8 @@ def logs(server) -> str:
 
 
 @pytest.mark.parametrize("name", ["truncated_mar", "weights_truncated", "weights_garbage", "weights_other_network",
-                                  "onnx_truncated", "onnx_garbage", "tokenizer_truncated", "config_garbage"])
+                                  "onnx_truncated", "onnx_garbage", "int8_truncated", "tokenizer_truncated",
+                                  "config_garbage"])
 def test_broken_archive_fails_to_load_with_a_clear_message(server_and_archives, name, request):
     server, store, broken = server_and_archives
     archive, message = broken[name]

@@ -114,14 +114,15 @@ def test_precision_int8_with_the_torch_runtime_is_refused():
         HandlerSettings(runtime="torch", precision="int8")
 
 
-@pytest.mark.parametrize("precision", ["float32", "int8"])
-def test_a_corrupt_onnx_file_fails_at_load(export_dir, tmp_path, precision):
+# ("auto", "float32"): the int8 file serves, and a broken network.onnx still fails at start.
+@pytest.mark.parametrize("precision, broken", [("float32", "float32"), ("int8", "int8"), ("auto", "float32")])
+def test_a_corrupt_onnx_file_fails_at_load(export_dir, tmp_path, precision, broken):
     import shutil
 
     from model.export import ONNX_INT8_FILE
 
     copy = shutil.copytree(export_dir, tmp_path / "bad_onnx")
-    file = copy / (ONNX_FILE if precision == "float32" else ONNX_INT8_FILE)
+    file = copy / (ONNX_FILE if broken == "float32" else ONNX_INT8_FILE)
     file.write_bytes(file.read_bytes()[: file.stat().st_size // 2])
     with pytest.raises(ValueError, match=f"cannot load ONNX model .*{file.name}"):
         Predictor(copy, HandlerSettings(runtime="onnx", precision=precision))
