@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import os
 import shutil
 import statistics
@@ -199,8 +200,6 @@ def kept_parts(out: Path | None, report: dict, parts: list[str]) -> dict:
     """The parts not run now, from an earlier report at `out` of the same export files (else nothing)."""
     if out is None or not out.is_file():
         return {}
-    import json
-
     earlier = json.loads(out.read_text())
     if earlier.get("export") != report["export"] or earlier.get("file_mib") != report["file_mib"]:
         return {}

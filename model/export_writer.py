@@ -68,18 +68,15 @@ def save_export(
     labels = check_labels(labels, net.config.num_classes)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    dtype = getattr(torch, weights_dtype)
-    state = {k: v.detach().to("cpu", dtype) if v.is_floating_point() else v.cpu() for k, v in net.state_dict().items()}
     # Write each file beside its final name, then rename: a crash never leaves a half export.
-    _atomic(directory / WEIGHTS_FILE, lambda p: torch.save(state, p))
+    write_weights(directory, net, weights_dtype)
     _atomic(directory / TOKENIZER_FILE, lambda p: shutil.copyfile(tokenizer_path, p))
-    config = {
+    write_config(directory, {
         "network": net.config.to_dict(),
         "preprocessing": dict(preprocessing),
         "labels": labels,
         "weights_dtype": weights_dtype,
-    }
-    _atomic(directory / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n"))
+    })
     served, encoder, _ = load_export(directory)
     if check_sequences is None:
         check_sequences = random_sequences(encoder.tokenizer.get_vocab_size(), encoder.max_length)
@@ -93,6 +90,18 @@ def save_export(
         warnings.warn(f"{error}: precision int8 is unavailable for this export", stacklevel=2)
     return directory
 
+
+
+def write_weights(directory: Path, net: SentimentNet, weights_dtype: str) -> None:
+    """network.pt: the state dict, floating-point tensors in `weights_dtype`, written atomically."""
+    dtype = getattr(torch, weights_dtype)
+    state = {k: v.detach().to("cpu", dtype) if v.is_floating_point() else v.cpu() for k, v in net.state_dict().items()}
+    _atomic(directory / WEIGHTS_FILE, lambda p: torch.save(state, p))
+
+
+def write_config(directory: Path, config: dict) -> None:
+    """model_config.json, written atomically."""
+    _atomic(directory / CONFIG_FILE, lambda p: Path(p).write_text(json.dumps(config, indent=2) + "\n"))
 
 
 def export_onnx(net: SentimentNet, path: str | os.PathLike) -> Path:

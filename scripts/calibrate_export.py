@@ -14,18 +14,17 @@ network.pt and checked, as scripts/write_onnx.py does. The test split is not rea
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 import numpy as np
-import torch
 
 from data.short_texts import short_text_split
 from data.sources import SourceSpec, load_labelled_splits
 from model.calibration import expected_calibration_error, fit_temperature, fold_temperature
 from model.export import CONFIG_FILE, ONNX_FILE, ONNX_INT8_FILE, WEIGHTS_FILE, load_export
-from model.export_writer import write_for_export
+from model.export_writer import write_config, write_for_export, write_weights
+from model.network_config import probabilities_from_logits
 from paths import DEFAULT_DATASET, IMDB_TEST_PARQUET
 from reporting import add_out_argument, emit
 from serving.runtime import Predictor
@@ -39,8 +38,6 @@ def network_logits(export: Path, texts: list[str]) -> np.ndarray:
 
 
 def summary(logits: np.ndarray, labels: np.ndarray, temperature: float) -> dict:
-    from model.network_config import probabilities_from_logits
-
     probabilities = probabilities_from_logits(logits / temperature)
     return {"acc": round(float((probabilities.argmax(axis=1) == labels).mean()), 5),
             "ece": round(expected_calibration_error(probabilities, labels), 5)}
@@ -59,7 +56,6 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f"--val-fraction must be in (0, 1): the temperature is fitted on validation, got {args.val_fraction}")
     splits = load_labelled_splits(SourceSpec(args.dataset, val_fraction=args.val_fraction, seed=args.seed))
     sets = {"val": splits.val, "val_short": short_text_split(splits.val)}
-    net, _, config = load_export(args.export)
     logits = {k: network_logits(args.export, list(s.texts["text"])) for k, s in sets.items()}
     labels = {k: np.asarray(s.labels) for k, s in sets.items()}
     temperature = fit_temperature(logits["val"], labels["val"])
@@ -67,12 +63,10 @@ def main(argv: list[str] | None = None) -> dict:
               "before": {k: summary(logits[k], labels[k], 1.0) for k in sets},
               "after": {k: summary(logits[k], labels[k], temperature) for k in sets}}
     if args.write:
+        net, _, config = load_export(args.export)
         fold_temperature(net, temperature)
-        state = {k: v.to(torch.float16) if config.get("weights_dtype") == "float16" and v.is_floating_point() else v
-                 for k, v in net.state_dict().items()}
-        torch.save(state, args.export / WEIGHTS_FILE)
-        config["temperature"] = round(float(config.get("temperature", 1.0)) * temperature, 6)
-        (args.export / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n")
+        write_weights(args.export, net, config.get("weights_dtype", "float32"))
+        write_config(args.export, {**config, "temperature": round(float(config.get("temperature", 1.0)) * temperature, 6)})
         print(write_for_export(args.export, IMDB_TEST_PARQUET if IMDB_TEST_PARQUET.is_file() else None), file=sys.stderr)
         report["written"] = [WEIGHTS_FILE, CONFIG_FILE, ONNX_FILE, ONNX_INT8_FILE]
     return emit(report, args.out)

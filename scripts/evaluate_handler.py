@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     correct = sum(int(s >= settings.threshold) == y for s, y in zip(scores, labels))
     emit({
         "artifacts": os.path.relpath(args.artifacts, ROOT), "runtime": settings.runtime,
-        "precision": resolve_precision(Path(args.artifacts), settings.precision) if settings.runtime == "onnx" else "float32",
+        "precision": resolve_precision(Path(args.artifacts), settings),
         "reviews": len(labels), "accuracy": round(correct / len(labels), 5),
         "seconds": round(time.perf_counter() - started, 1),
     }, args.out)

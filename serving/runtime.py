@@ -76,13 +76,15 @@ def plan_sub_batches(lengths: Sequence[int], max_tokens: int, max_padding: float
 INT8_BATCH_TOLERANCE = 2e-3
 
 
-def resolve_precision(directory: Path, precision: str) -> str:
-    """"float32" or "int8": what `precision` ("auto", "float32", "int8") runs for the export in `directory`.
-    The export writer keeps network.int8.onnx only when it passed its check against network.onnx, so
-    "auto" serves int8 exactly where that check passed."""
-    if precision == "auto":
+def resolve_precision(directory: Path, settings: HandlerSettings) -> str:
+    """"float32" or "int8": what the settings run for the export in `directory`. The export writer keeps
+    network.int8.onnx only when it passed its check against network.onnx, so "auto" serves int8 exactly
+    where that check passed; runtime "torch" runs network.pt in float32."""
+    if settings.runtime != "onnx":
+        return "float32"
+    if settings.precision == "auto":
         return "int8" if (directory / ONNX_INT8_FILE).is_file() else "float32"
-    return precision
+    return settings.precision
 
 
 class OnnxRuntimeSession:
@@ -145,10 +147,10 @@ class Predictor:
         self.encoder, self.config = load_encoder(self.directory)
         self.labels: list[str] = list(self.config["labels"])
         self._network: SentimentNet | None = None
+        self.precision = resolve_precision(self.directory, self.settings)
         if self.settings.runtime == "onnx":
             if check_network:
                 check_weights(self.directory, self.config)
-            self.precision = resolve_precision(self.directory, self.settings.precision)
             if check_network and self.precision == "int8":
                 # network.onnx is loaded once and dropped: a broken one fails at start, not on the day
                 # someone sets precision float32 (as network.pt is checked for explanations).
@@ -156,7 +158,6 @@ class Predictor:
             onnx_file = ONNX_INT8_FILE if self.precision == "int8" else ONNX_FILE
             self.session = OnnxRuntimeSession(self.directory / onnx_file, self.settings)
         else:
-            self.precision = "float32"
             self.session = TorchSession(self, self.settings)
 
     @property
