@@ -5,13 +5,16 @@
 
 Stage 1 (train.py) -> teach (this) -> stage 2 (train.py with `--data.teacher_targets <run_dir>`).
 Members (model/teachers.py): `ngram`, NB-weighted logistic regression over word 1-3-grams; `docvec`,
-doc vectors over n-grams (DBOW) with logistic regression on top; and any `exports` (trained networks,
-e.g. stage 1's export/). Each member's probabilities are cached in `<run_dir>/members/`, so a
+doc vectors over n-grams (DBOW) with logistic regression on top; `ngram_docvec`, one logistic
+regression over both (the n-gram and doc-vector settings, plus its own `ngram_docvec.*`); and any
+`exports` (trained networks, e.g. stage 1's export/). Each member's probabilities are cached in `<run_dir>/members/`, so a
 rerun (or a run resumed after a stop) refits only what is missing; the weights of the combination
 are chosen on the validation rows (lowest log loss) unless given. Writes into `<run_dir>`:
 
 - `targets.npz`: the combined probabilities of the training rows (out-of-fold) and of the
   unlabelled split's rows, with digests of those rows (data/teacher_targets.py), which stage 2 reads;
+  with `--short_texts N`, also N sentences drawn from the unlabelled reviews (one per review,
+  data/short_texts.py), each scored by every member as a text of its own;
 - `metrics.json`: validation accuracy and log loss of each member and of the combination, the
   weights, and each member's wall and CPU time; with `--report_test true`, test accuracy too
   (validation chooses, test reports: ask for it once, for the chosen teacher);
@@ -32,6 +35,7 @@ from typing import Literal, Optional
 import numpy as np
 from jsonargparse import ActionConfigFile, ArgumentParser
 
+from data.short_texts import drawn_sentences
 from data.sources import SourceSpec, check_dataset_argument, load_labelled_splits, load_unlabelled_texts
 from data.teacher_targets import TARGETS_FILE, TeacherTargets, rows_digest, save_targets
 from data.text_encoding import ConfigError
@@ -45,11 +49,13 @@ from model.teachers import (
     combine,
     docvec_member,
     export_member,
+    export_scorer,
     log_loss,
+    ngram_docvec_member,
     ngram_member,
 )
 
-MEMBERS = ("ngram", "docvec")
+MEMBERS = ("ngram", "docvec", "ngram_docvec")
 
 
 def build_parser() -> ArgumentParser:
@@ -72,10 +78,15 @@ def build_parser() -> ArgumentParser:
                         help="member -> weight (an export by its folder); null: chosen on validation")
     parser.add_argument("--combination", type=Literal["logodds", "mean"], default="logodds",
                         help="weighted average of the members' log-odds, or of their probabilities")
+    parser.add_argument("--short_texts", type=int, default=0,
+                        help="sentences drawn from as many unlabelled reviews, scored as texts of their own (0: none)")
     parser.add_argument("--folds", type=int, default=4, help="folds of the out-of-fold targets of the training rows")
     parser.add_argument("--report_test", type=bool, default=False, help="also score the test split (report once)")
     parser.add_class_arguments(NgramTeacher, "ngram")
     parser.add_class_arguments(DocVecTeacher, "docvec", skip={"seed"})
+    parser.add_argument("--ngram_docvec.C", type=float, default=0.1, help="inverse L2 strength of the joint regression")
+    parser.add_argument("--ngram_docvec.docvec_scale", type=float, default=0.3,
+                        help="the standardized doc vectors' scale beside the NB-weighted n-grams")
     return parser
 
 
@@ -94,6 +105,11 @@ def check(config) -> None:
     for export in config.exports:
         if not (Path(export) / CONFIG_FILE).is_file():
             raise ConfigError(f"exports: {export!r} is not an export folder (no {CONFIG_FILE})")
+    if config.short_texts < 0 or (config.short_texts and not config.data.unlabelled_split):
+        raise ConfigError(f"short_texts must be >= 0 and needs data.unlabelled_split (they are cut from its reviews), "
+                          f"got {config.short_texts}")
+    if config.ngram_docvec.C <= 0 or config.ngram_docvec.docvec_scale <= 0:
+        raise ConfigError(f"ngram_docvec.C and ngram_docvec.docvec_scale must be > 0, got {dict(vars(config.ngram_docvec))}")
     if config.weights is not None and set(config.weights) != set(config.members) | set(config.exports):
         raise ConfigError(f"weights must name every member and export once, got {sorted(config.weights)}")
 
@@ -111,11 +127,12 @@ def load_rows(config) -> tuple[TeachingRows, SourceSpec]:
     def test_rows():
         return list(splits.test.texts["text"]), splits.test.labels
 
+    unlabelled_texts = list(unlabelled["text"]) if unlabelled is not None else []
     rows = TeachingRows(
         train_texts=list(splits.train.texts["text"]), train_labels=splits.train.labels,
         val_texts=list(splits.val.texts["text"]), val_labels=splits.val.labels,
-        unlabelled_texts=list(unlabelled["text"]) if unlabelled is not None else [],
-        class_names=splits.label_names, test_loader=test_rows,
+        unlabelled_texts=unlabelled_texts, class_names=splits.label_names, test_loader=test_rows,
+        short_texts=drawn_sentences(unlabelled_texts, config.short_texts, data.seed) if config.short_texts else [],
     )
     digests = {"train": rows_digest(splits.train.texts, splits.train.labels),
                "unlabelled": rows_digest(unlabelled) if unlabelled is not None else ""}
@@ -123,9 +140,12 @@ def load_rows(config) -> tuple[TeachingRows, SourceSpec]:
 
 
 def _settings_key(config, name: str, digests: dict) -> str:
-    """What a member's cached scores depend on: the rows and the member's own settings."""
+    """What a member's cached scores depend on: the rows and the member's own settings. Test and
+    short-text scores are added to a cache when asked for (short ones with the digest of their texts)."""
     parts = {"rows": digests, "folds": config.folds, "seed": config.data.seed, "val_fraction": config.data.val_fraction}
-    if name in MEMBERS:
+    if name == "ngram_docvec":
+        parts["settings"] = {group: dict(vars(getattr(config, group))) for group in ("ngram", "docvec", "ngram_docvec")}
+    elif name in MEMBERS:
         parts["settings"] = dict(vars(getattr(config, name)))
     else:
         parts["export"] = _export_digest(name)
@@ -148,14 +168,20 @@ def run_member(config, name: str, rows: TeachingRows, digests: dict, run_dir: Pa
     cache = run_dir / "members" / f"{label}-{key}.npz"
     timing_file = cache.with_suffix(".json")
     wanted = {"val", "unlabelled"} | ({"train"} if name in MEMBERS else set()) | ({"test"} if config.report_test else set())
+    short_digest = rows_digest(rows.short_texts) if rows.short_texts else None
     if cache.exists():
         with np.load(cache) as saved:
             scores = {k: saved[k] for k in saved.files}
-        if wanted <= set(scores):
+        missing = wanted - set(scores)
+        if short_digest and str(scores.get("short_digest", "")) != short_digest:
+            missing.add("short")
+        if not missing:
             log(f"teach: {name}: read from {cache}")
             return scores, json.loads(timing_file.read_text())
-        if "test" in wanted and wanted - {"test"} <= set(scores):
-            scores.update(_test_only(config, name, rows, run_dir, log))  # report_test after a run without it
+        if missing <= {"test", "short"}:  # report_test, or other short texts, after a run without them
+            scores.update(_added_scores(config, name, rows, digests, run_dir, missing, log))
+            if "short" in missing:
+                scores["short_digest"] = np.array(short_digest)
             _save_scores(cache, scores)
             return scores, json.loads(timing_file.read_text())
     wall, cpu = time.perf_counter(), time.process_time()
@@ -164,12 +190,16 @@ def run_member(config, name: str, rows: TeachingRows, digests: dict, run_dir: Pa
     if name == "ngram":
         scores = ngram_member(rows, config.folds, config.data.seed, dict(vars(config.ngram)), test=test)
     elif name == "docvec":
-        folder = run_dir / "members" / f"docvec-{key}"
-        scores = docvec_member(rows, config.folds, config.data.seed, dict(vars(config.docvec)), folder, test=test, log=log)
+        scores = docvec_member(rows, config.folds, config.data.seed, dict(vars(config.docvec)),
+                               _doc_vectors_folder(config, digests, run_dir), test=test, log=log)
+    elif name == "ngram_docvec":
+        scores = _ngram_docvec(config, rows, digests, run_dir, test, log)
     else:
         scores = export_member(name, rows, test=test)
     # CPU time of this process's threads (gensim trains on several); children are not counted.
     timing = {"wall_s": round(time.perf_counter() - wall, 1), "cpu_s": round(time.process_time() - cpu, 1)}
+    if short_digest:
+        scores["short_digest"] = np.array(short_digest)
     _save_scores(cache, scores)
     timing_file.write_text(json.dumps(timing) + "\n")
     log(f"teach: {name}: validation accuracy {accuracy(scores['val'], rows.val_labels):.4f} "
@@ -177,21 +207,39 @@ def run_member(config, name: str, rows: TeachingRows, digests: dict, run_dir: Pa
     return scores, timing
 
 
-def _test_only(config, name: str, rows: TeachingRows, run_dir: Path, log) -> dict:
-    """Test scores of a member whose other scores are cached (the doc vectors' model is on disk)."""
-    log(f"teach: {name}: scoring the test split")
+def _doc_vectors_folder(config, digests: dict, run_dir: Path) -> Path:
+    """Where the docvec member keeps its gensim model; ngram_docvec reads the same vectors."""
+    return run_dir / "members" / f"docvec-{_settings_key(config, 'docvec', digests)}"
+
+
+def _ngram_docvec(config, rows: TeachingRows, digests: dict, run_dir: Path, test: bool, log) -> dict:
+    return ngram_docvec_member(
+        rows, config.folds, config.data.seed, dict(vars(config.ngram)), dict(vars(config.docvec)),
+        _doc_vectors_folder(config, digests, run_dir), C=config.ngram_docvec.C,
+        docvec_scale=config.ngram_docvec.docvec_scale, test=test, log=log,
+    )
+
+
+def _added_scores(config, name: str, rows: TeachingRows, digests: dict, run_dir: Path, parts: set, log) -> dict:
+    """`parts` ("test", "short") of a member whose other scores are cached (the doc vectors' model is on disk)."""
+    log(f"teach: {name}: scoring {' and '.join(sorted(parts))}")
+    if name == "ngram_docvec":  # refits its regression (minutes); the doc vectors are read
+        scores = _ngram_docvec(config, rows, digests, run_dir, "test" in parts, log)
+        return {part: scores[part] for part in parts}
     if name == "ngram":
         teacher = NgramTeacher(**dict(vars(config.ngram))).fit(rows.train_texts, rows.train_labels)
-        return {"test": teacher.predict_proba(rows.test()[0])}
-    if name == "docvec":
-        from model.docvec_teacher import DocVecTeacher as DV
+        score = teacher.predict_proba
+    elif name == "docvec":
+        model_file = _doc_vectors_folder(config, digests, run_dir) / "doc2vec.model"
+        docvec = DocVecTeacher(**{"seed": config.data.seed, **dict(vars(config.docvec))}).load(model_file)
+        docvec.fit(docvec.vectors[: len(rows.train_texts)], rows.train_labels)
 
-        key_folder = next((run_dir / "members").glob("docvec-*/doc2vec.model"))
-        docvec = DV(**{"seed": config.data.seed, **dict(vars(config.docvec))}).load(key_folder)
-        n_train = len(rows.train_texts)
-        docvec.fit(docvec.vectors[:n_train], rows.train_labels)
-        return {"test": docvec.predict_proba(docvec.infer_vectors(rows.test()[0]))}
-    return {"test": export_member(name, rows, test=True)["test"]}
+        def score(texts):
+            return docvec.predict_proba(docvec.infer_vectors(texts))
+    else:
+        score = export_scorer(name, len(rows.class_names))
+    texts = {"test": lambda: rows.test()[0], "short": lambda: rows.short_texts}
+    return {part: score(texts[part]()) for part in parts}
 
 
 def _save_scores(path: Path, scores: dict) -> None:
@@ -221,11 +269,14 @@ def teach(config, log=print) -> dict:
     combined_val = combine([scores[n]["val"] for n in names], [weights[n] for n in names], how)
     fitted_weights = [weights[n] for n in fitted] if sum(weights[n] for n in fitted) > 0 else [1.0] * len(fitted)
     train_targets = combine([scores[n]["train"] for n in fitted], fitted_weights, how)
+    none = np.zeros((0, len(rows.class_names)), np.float32)
     unlabelled = combine([scores[n]["unlabelled"] for n in names], [weights[n] for n in names], how) \
-        if rows.unlabelled_texts else np.zeros((0, len(rows.class_names)), np.float32)
+        if rows.unlabelled_texts else none
+    short = combine([scores[n]["short"] for n in names], [weights[n] for n in names], how) if rows.short_texts else none
     save_targets(run_dir / TARGETS_FILE, TeacherTargets(
         train=train_targets, train_digest=digests["train"], class_names=rows.class_names, unlabelled=unlabelled,
         unlabelled_split=config.data.unlabelled_split or "", unlabelled_digest=digests["unlabelled"],
+        short_texts=rows.short_texts, short_text_targets=short,
     ))
     metrics = {
         "members": {
@@ -237,7 +288,8 @@ def teach(config, log=print) -> dict:
         "val_acc": round(accuracy(combined_val, rows.val_labels), 5),
         "val_log_loss": round(log_loss(combined_val, rows.val_labels), 5),
         "train_out_of_fold_acc": round(accuracy(train_targets, rows.train_labels), 5),
-        "rows": {"train": len(rows.train_texts), "val": len(rows.val_texts), "unlabelled": len(rows.unlabelled_texts)},
+        "rows": {"train": len(rows.train_texts), "val": len(rows.val_texts), "unlabelled": len(rows.unlabelled_texts),
+                 "short_texts": len(rows.short_texts)},
         "wall_s": round(time.perf_counter() - started_wall, 1),
         "members_cpu_s": round(sum(t["cpu_s"] for t in timings.values()), 1),
     }

@@ -155,8 +155,8 @@ class ReviewDataModule(L.LightningDataModule):
             teacher_targets: a targets file written by teach.py (or its run folder): every training
                 batch carries the teacher's class probabilities ("teacher_probs") for distillation
                 (model.distillation_weight), and the rows of the unlabelled split it scored (IMDB's
-                `unsupervised`) join the training rows with those probabilities as their only target.
-                The file must score exactly this data's training rows (same dataset, val_fraction,
+                `unsupervised`) join the training rows with those probabilities as their only target,
+                as do the short texts it scored (teach.py's `short_texts`), if any. The file must score exactly this data's training rows (same dataset, val_fraction,
                 seed, max_samples): it is checked. Nothing is fitted here.
             short_texts: validate on short texts too: the first and the last sentence of each
                 validation review, labelled by their review (data/short_texts.py), as a second
@@ -225,6 +225,8 @@ class ReviewDataModule(L.LightningDataModule):
         targets = self._read_targets()
         if targets is not None and targets.unlabelled_split:
             self._encode_unlabelled(targets.unlabelled_split, tokenizer_path)
+        if targets is not None and targets.short_texts:
+            self._encode_short_texts(targets, tokenizer_path)
 
     def setup(self, stage: Optional[str] = None) -> None:
         # fit/validate read train and val only; the test split is read by test (and predict) alone.
@@ -251,6 +253,11 @@ class ReviewDataModule(L.LightningDataModule):
                     texts, extra = self._encode_unlabelled(teacher.unlabelled_split, self.tokenizer_path)
                     encoded = datasets.concatenate_datasets([encoded, extra])
                     targets = np.concatenate([targets, teacher.check_rows("unlabelled", texts)])
+                if teacher.short_texts:
+                    import datasets
+
+                    encoded = datasets.concatenate_datasets([encoded, self._encode_short_texts(teacher, self.tokenizer_path)])
+                    targets = np.concatenate([targets, teacher.short_text_targets])
             self.splits[name] = EncodedReviews(encoded, targets)
             if name == "val" and self.short_texts and len(split):
                 self.splits["val_short"] = EncodedReviews(self._encode("val_short", short_text_split(split), self.tokenizer_path))
@@ -323,6 +330,14 @@ class ReviewDataModule(L.LightningDataModule):
         texts = load_unlabelled_texts(self.source, split_name)
         split = LabelledSplit(texts, np.full(len(texts), NO_LABEL, dtype=np.int64))
         return texts, self._encode("unlabelled", split, tokenizer_path)
+
+    def _encode_short_texts(self, targets: TeacherTargets, tokenizer_path: Path):
+        """The teacher's short texts (sentences it scored as texts of their own), as rows without labels."""
+        import datasets
+
+        texts = datasets.Dataset.from_dict({"text": targets.short_texts})
+        split = LabelledSplit(texts, np.full(len(texts), NO_LABEL, dtype=np.int64))
+        return self._encode("short_train", split, tokenizer_path)
 
     def _tokenizer(self, train: LabelledSplit) -> Path:
         path = self.cache_dir / "tokenizers" / f"tokenizer-{_digest(train.texts._fingerprint, self.vocab_size)}.json"

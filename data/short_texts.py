@@ -2,6 +2,7 @@
 
     short = short_text_split(splits.val)      # LabelledSplit: the first and the last sentence of each review
     first_and_last_sentences("Great cast. Dull plot. I loved it!")   # ["Great cast.", "I loved it!"]
+    drawn = drawn_sentences(unlabelled_texts, count=50_000, seed=42)  # one sentence each from 50,000 reviews
 
 Served requests are often a sentence, not a 230-word review; this measures that. A review's first
 and last sentences are where reviewers tend to state their verdict, but not always: a sentence
@@ -10,6 +11,10 @@ dreadful." in a positive one), so the labels are noisy by construction (docs/exp
 "Short texts", states how noisy). Sentences end at `.`, `!` or `?` followed by a space; `<br />`
 breaks are spaces. A review of one sentence gives one row. Only validation rows are cut: the test
 split stays read by `test` alone.
+
+`drawn_sentences` is the training side (teach.py's `short_texts`): one sentence drawn from each of
+some unlabelled reviews, which the teacher scores as a text of its own, so the student learns
+what a sentence alone says rather than its review's label.
 """
 
 from __future__ import annotations
@@ -25,13 +30,30 @@ _BREAK = re.compile(r"<br\s*/?>", re.IGNORECASE)
 _WORD = re.compile(r"\w")
 
 
+def sentences_of(text: str) -> list[str]:
+    """The text's sentences, those without a word skipped."""
+    return [s for s in (part.strip() for part in _SENTENCE_END.split(_BREAK.sub(" ", text))) if _WORD.search(s)]
+
+
 def first_and_last_sentences(text: str) -> list[str]:
-    """The review's first sentence and, if it has more than one, its last (sentences without a word are skipped)."""
-    sentences = [s.strip() for s in _SENTENCE_END.split(_BREAK.sub(" ", text))]
-    sentences = [s for s in sentences if _WORD.search(s)]
-    if not sentences:
-        return []
-    return sentences[:1] if len(sentences) == 1 else [sentences[0], sentences[-1]]
+    """The review's first sentence and, if it has more than one, its last."""
+    sentences = sentences_of(text)
+    return sentences[:1] if len(sentences) <= 1 else [sentences[0], sentences[-1]]
+
+
+def drawn_sentences(texts: list[str], count: int, seed: int) -> list[str]:
+    """One sentence drawn at random from each of `count` reviews drawn from `texts` (seeded; reviews
+    without a sentence are skipped, so a few fewer may come back)."""
+    if count < 0:
+        raise ValueError(f"short_texts must be >= 0, got {count}")
+    rng = np.random.default_rng(seed)
+    chosen = rng.permutation(len(texts))[: min(count, len(texts))]
+    drawn = []
+    for index in sorted(chosen):
+        sentences = sentences_of(texts[index])
+        if sentences:
+            drawn.append(sentences[int(rng.integers(len(sentences)))])
+    return drawn
 
 
 def _cut(batch, indices):

@@ -3,6 +3,7 @@
     teacher = NgramTeacher(ngram_max=3).fit(texts, labels)
     probabilities = teacher.predict_proba(more_texts)             # (N, classes), rows sum to 1
     soft = out_of_fold_probabilities(texts, labels, folds=4)      # each row scored by a teacher that never saw it
+    teacher.fit_features(features, labels, dense=doc_vectors)     # extra dense columns beside the n-grams, one model
 
 It is never served: its class probabilities become soft targets that the recurrent network
 learns from beside the labels (`model.distillation_weight`), so the served network stays
@@ -15,7 +16,7 @@ or the targets only repeat the labels: `out_of_fold_probabilities` fits one teac
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -62,8 +63,11 @@ class NgramTeacher:
         features = self.vectorize(texts, fit=True)
         return self.fit_features(features, np.asarray(labels))
 
-    def fit_features(self, features, labels: np.ndarray) -> "NgramTeacher":
-        """One-vs-rest over the classes (one model for two): NB ratios scale the features, LR weighs them."""
+    def fit_features(self, features, labels: np.ndarray, dense: Optional[np.ndarray] = None) -> "NgramTeacher":
+        """One-vs-rest over the classes (one model for two): NB ratios scale the features, LR weighs them.
+
+        `dense` (N, d): more columns (e.g. doc vectors, already scaled) that the same regression weighs
+        beside the NB-scaled n-grams; they get no NB ratio. Prediction must then pass the same columns."""
         from sklearn.linear_model import LogisticRegression
 
         self.num_classes = int(labels.max()) + 1
@@ -77,7 +81,7 @@ class NgramTeacher:
             q = self.nb_alpha + np.asarray(features[target == 0].sum(axis=0)).ravel()
             ratio = (np.log(p / p.sum()) - np.log(q / q.sum())).astype(np.float32)
             model = LogisticRegression(C=self.C, max_iter=self.max_iter, solver="liblinear", dual=True, random_state=0)
-            model.fit(features.multiply(ratio).tocsr(), target)
+            model.fit(_with_dense(features.multiply(ratio), dense), target)
             self.ratios.append(ratio)
             self.models.append(model)
         return self
@@ -85,13 +89,24 @@ class NgramTeacher:
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
         return self.predict_proba_features(self.vectorize(texts))
 
-    def predict_proba_features(self, features) -> np.ndarray:
+    def predict_proba_features(self, features, dense: Optional[np.ndarray] = None) -> np.ndarray:
         scores = np.stack(
-            [m.predict_proba(features.multiply(r).tocsr())[:, 1] for m, r in zip(self.models, self.ratios)], axis=1
+            [m.predict_proba(_with_dense(features.multiply(r), dense))[:, 1] for m, r in zip(self.models, self.ratios)],
+            axis=1,
         )
         if self.num_classes == 2:
             return np.concatenate([1.0 - scores, scores], axis=1).astype(np.float32)
         return (scores / scores.sum(axis=1, keepdims=True)).astype(np.float32)
+
+
+def _with_dense(scaled, dense: Optional[np.ndarray]):
+    import scipy.sparse as sparse
+
+    if dense is None:
+        return scaled.tocsr()
+    if dense.shape[0] != scaled.shape[0]:
+        raise ValueError(f"{dense.shape[0]:,} rows of dense columns for {scaled.shape[0]:,} rows of n-grams")
+    return sparse.hstack([scaled, sparse.csr_matrix(dense.astype(np.float32))], format="csr")
 
 
 def fold_of_rows(rows: int, folds: int, seed: int) -> np.ndarray:
@@ -104,11 +119,11 @@ def fold_of_rows(rows: int, folds: int, seed: int) -> np.ndarray:
 
 
 def out_of_fold_probabilities(texts: Sequence[str], labels: np.ndarray, folds: int = 4, seed: int = 42,
-                              **teacher_args) -> np.ndarray:
+                              dense: Optional[np.ndarray] = None, **teacher_args) -> np.ndarray:
     """(N, classes) teacher probabilities for every row, each from a teacher fitted on the other folds.
 
     The n-gram list is learnt once from all the texts (no labels involved); the NB ratios and
-    the regression of each fold see that fold's training rows only.
+    the regression of each fold see that fold's training rows only. `dense`: as in fit_features.
     """
     labels = np.asarray(labels)
     fold_of = fold_of_rows(len(labels), folds, seed)
@@ -117,6 +132,7 @@ def out_of_fold_probabilities(texts: Sequence[str], labels: np.ndarray, folds: i
     out = np.zeros((len(labels), int(labels.max()) + 1), dtype=np.float32)
     for fold in range(folds):
         held_out = fold_of == fold
-        teacher.fit_features(features[~held_out], labels[~held_out])
-        out[held_out] = teacher.predict_proba_features(features[held_out])
+        fit_dense, held_out_dense = (None, None) if dense is None else (dense[~held_out], dense[held_out])
+        teacher.fit_features(features[~held_out], labels[~held_out], dense=fit_dense)
+        out[held_out] = teacher.predict_proba_features(features[held_out], dense=held_out_dense)
     return out

@@ -3,6 +3,7 @@
     rows = TeachingRows.load(spec, unlabelled_split="unsupervised")
     ngram = ngram_member(rows, folds=4, seed=42, settings={})          # {"train", "val", "unlabelled"}: (rows, classes)
     docvec = docvec_member(rows, folds=4, seed=42, settings={...}, folder=run / "members" / "docvec")
+    joint = ngram_docvec_member(rows, 4, 42, {}, {...}, run / "members" / "docvec", C=0.1, docvec_scale=0.3)
     weights = choose_weights({"ngram": ngram["val"], "docvec": docvec["val"]}, rows.val_labels)
     targets = combine([ngram["train"], docvec["train"]], weights)
 
@@ -12,6 +13,8 @@ Every member gives class probabilities for the rows the teaching stage scores:
 - `val`: the validation rows, from the model fitted on every training row: validation chooses
   the members and weights and never trains anything;
 - `unlabelled`: the unlabelled split's rows, from the same model;
+- `short` (when the rows have short texts: sentences drawn from unlabelled reviews): each sentence
+  scored as a text of its own, by the same model (the doc-vector members infer its vector);
 - `test` (only when asked, once, to report): the test split, whose text trains nothing
   (the doc-vector member infers its vectors).
 An export member (a trained network, e.g. stage 1's) has no out-of-fold scores of its own training
@@ -42,6 +45,7 @@ class TeachingRows:
     val_labels: np.ndarray
     unlabelled_texts: list[str]
     class_names: list[str]
+    short_texts: list[str] = field(default_factory=list)
     test_loader: Optional[Callable[[], tuple[list[str], np.ndarray]]] = field(default=None, repr=False)
     _test: Optional[tuple[list[str], np.ndarray]] = field(default=None, repr=False)
 
@@ -60,17 +64,18 @@ def ngram_member(rows: TeachingRows, folds: int, seed: int, settings: dict, test
     teacher = NgramTeacher(**settings).fit(rows.train_texts, rows.train_labels)
     out["val"] = teacher.predict_proba(rows.val_texts)
     out["unlabelled"] = teacher.predict_proba(rows.unlabelled_texts) if rows.unlabelled_texts else _empty(out["val"])
+    if rows.short_texts:
+        out["short"] = teacher.predict_proba(rows.short_texts)
     if test:
         out["test"] = teacher.predict_proba(rows.test()[0])
     return out
 
 
-def docvec_member(rows: TeachingRows, folds: int, seed: int, settings: dict, folder: Path, test: bool = False,
-                  log=print) -> dict:
-    """Doc vectors over n-grams (model/docvec_teacher.py), trained on the training, validation and
-    unlabelled rows' text (no labels), then logistic regression on the training rows' vectors.
-    The gensim model is kept in `folder`, so a run stopped after the vectors does not retrain them."""
-    from model.docvec_teacher import DocVecTeacher, out_of_fold_probabilities
+def trained_doc_vectors(rows: TeachingRows, seed: int, settings: dict, folder: Path, log=print):
+    """(teacher, train, val, unlabelled vectors): doc vectors trained on the training, validation and
+    unlabelled rows' text (no labels), or read from `folder`, where they are kept, so a run stopped
+    after the vectors does not retrain them."""
+    from model.docvec_teacher import DocVecTeacher
 
     docvec = DocVecTeacher(**{"seed": seed, **settings})
     model_file = Path(folder) / "doc2vec.model"
@@ -86,7 +91,15 @@ def docvec_member(rows: TeachingRows, folds: int, seed: int, settings: dict, fol
     if len(vectors) != len(texts):
         raise ValueError(f"{model_file} holds {len(vectors):,} vectors for {len(texts):,} texts: delete it to retrain")
     n_train, n_val = len(rows.train_texts), len(rows.val_texts)
-    train, val, unlabelled = vectors[:n_train], vectors[n_train : n_train + n_val], vectors[n_train + n_val :]
+    return docvec, vectors[:n_train], vectors[n_train : n_train + n_val], vectors[n_train + n_val :]
+
+
+def docvec_member(rows: TeachingRows, folds: int, seed: int, settings: dict, folder: Path, test: bool = False,
+                  log=print) -> dict:
+    """Doc vectors over n-grams (model/docvec_teacher.py), then logistic regression on the training rows' vectors."""
+    from model.docvec_teacher import out_of_fold_probabilities
+
+    docvec, train, val, unlabelled = trained_doc_vectors(rows, seed, settings, folder, log)
     out = {"train": out_of_fold_probabilities(train, rows.train_labels, folds=folds, seed=seed, C=docvec.C)}
     docvec.fit(train, rows.train_labels)
     out["val"] = docvec.predict_proba(val)
@@ -94,22 +107,67 @@ def docvec_member(rows: TeachingRows, folds: int, seed: int, settings: dict, fol
     # The validation rows' vectors trained with the corpus; test vectors are inferred. The same
     # inference on the validation rows tells how much that costs, without reading the test split.
     out["val_inferred"] = docvec.predict_proba(docvec.infer_vectors(rows.val_texts))
+    if rows.short_texts:
+        out["short"] = docvec.predict_proba(docvec.infer_vectors(rows.short_texts))
     if test:
         out["test"] = docvec.predict_proba(docvec.infer_vectors(rows.test()[0]))
     return out
 
 
-def export_member(export: str, rows: TeachingRows, test: bool = False) -> dict:
-    """A trained network's export folder, through the serving Predictor: val, unlabelled (and test) only."""
+def ngram_docvec_member(rows: TeachingRows, folds: int, seed: int, ngram_settings: dict, docvec_settings: dict,
+                        folder: Path, C: float, docvec_scale: float, test: bool = False, log=print) -> dict:
+    """One logistic regression over the NB-weighted n-grams and the doc vectors side by side
+    (the doc vectors standardized, times `docvec_scale`; `C` its inverse L2 strength), as
+    Thongtan & Phienthrakul 2019 join dv-cosine and NB-weighted n-grams: one model weighs both
+    kinds of evidence per review, where averaging two models' log-odds weighs them alike for all.
+    The doc vectors are the docvec member's (the same `folder`), trained once for both."""
+    from model.ngram_teacher import NgramTeacher, out_of_fold_probabilities
+
+    docvec, train, val, unlabelled = trained_doc_vectors(rows, seed, docvec_settings, folder, log)
+    mean, std = train.mean(axis=0), train.std(axis=0) + EPS  # the vectors' own statistics: no labels
+
+    def columns(vectors: np.ndarray) -> np.ndarray:
+        return (vectors - mean) / std * docvec_scale
+
+    settings = {**ngram_settings, "C": C}
+    out = {"train": out_of_fold_probabilities(rows.train_texts, rows.train_labels, folds=folds, seed=seed,
+                                              dense=columns(train), **settings)}
+    teacher = NgramTeacher(**settings)
+    teacher.fit_features(teacher.vectorize(rows.train_texts, fit=True), rows.train_labels, dense=columns(train))
+
+    def score(texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
+        return teacher.predict_proba_features(teacher.vectorize(texts), dense=columns(vectors))
+
+    out["val"] = score(rows.val_texts, val)
+    out["unlabelled"] = score(rows.unlabelled_texts, unlabelled) if rows.unlabelled_texts else _empty(out["val"])
+    out["val_inferred"] = score(rows.val_texts, docvec.infer_vectors(rows.val_texts))  # as the test rows get theirs
+    if rows.short_texts:
+        out["short"] = score(rows.short_texts, docvec.infer_vectors(rows.short_texts))
+    if test:
+        test_texts = rows.test()[0]
+        out["test"] = score(test_texts, docvec.infer_vectors(test_texts))
+    return out
+
+
+def export_scorer(export: str, classes: int) -> Callable[[Sequence[str]], np.ndarray]:
+    """texts -> (N, classes) probabilities of a trained network's export folder, through the serving Predictor."""
     from serving.runtime import Predictor
 
     predictor = Predictor(export)
 
     def score(texts: Sequence[str]) -> np.ndarray:
         parts = [predictor.predict_proba(list(texts[i : i + SCORE_ROWS])) for i in range(0, len(texts), SCORE_ROWS)]
-        return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, len(rows.class_names)), np.float32)
+        return np.concatenate(parts).astype(np.float32) if parts else np.zeros((0, classes), np.float32)
 
+    return score
+
+
+def export_member(export: str, rows: TeachingRows, test: bool = False) -> dict:
+    """A trained network's export folder: val, unlabelled, short (and test) only."""
+    score = export_scorer(export, len(rows.class_names))
     out = {"val": score(rows.val_texts), "unlabelled": score(rows.unlabelled_texts)}
+    if rows.short_texts:
+        out["short"] = score(rows.short_texts)
     if test:
         out["test"] = score(rows.test()[0])
     return out

@@ -32,3 +32,17 @@ def test_a_docvec_member_is_scored_with_inferred_test_vectors(tiny_imdb, capsys)
     report = main(["--dataset", str(tiny_imdb), "--member", "ngram", "--member", "docvec", "--average", "ngram+docvec"])
     assert set(report) == {"ngram", "docvec", "ngram+docvec"}
     assert all(0.0 <= report["docvec"][split] <= 1.0 for split in ("val", "test"))
+
+
+def test_a_teach_runs_members_join_by_name_with_its_own_scores(tiny_imdb, tmp_path):
+    from teach import main as teach
+
+    metrics = teach(["--data.dataset", str(tiny_imdb), "--run_dir", str(tmp_path / "teach"), "--members", "[ngram]",
+                     "--report_test", "true"])
+    report = main(["--dataset", str(tiny_imdb), "--teach-run", str(tmp_path / "teach")])
+    assert set(report) == {"ngram"}
+    assert report["ngram"]["test"] == pytest.approx(metrics["members"]["ngram"]["test_acc"], abs=1e-5)
+    assert report["ngram"]["val"] == pytest.approx(metrics["members"]["ngram"]["val_acc"], abs=1e-5)
+    with pytest.raises(SystemExit) as exit_info:  # one name, two members
+        main(["--dataset", str(tiny_imdb), "--teach-run", str(tmp_path / "teach"), "--member", "ngram"])
+    assert exit_info.value.code == 2

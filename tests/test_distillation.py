@@ -228,3 +228,50 @@ def test_semi_supervised_stages_run_end_to_end_on_real_reviews(tmp_path):
     train = second.datamodule.splits["train"]
     assert (train.labels == -1).sum() == 300  # the unlabelled rows trained too
     assert "test/acc" in json.loads((tmp_path / "semi" / "stage2" / "metrics.json").read_text())
+
+
+def test_short_texts_join_training_after_the_unlabelled_rows_with_their_own_teacher_scores(tiny_imdb_with_unlabelled, tmp_path):
+    from data.sources import SourceSpec, load_labelled_splits
+    from data.teacher_targets import load_targets
+
+    run = _teach(tiny_imdb_with_unlabelled, tmp_path / "teach", "--data.unlabelled_split", "unsupervised",
+                 "--short_texts", "40")
+    targets = load_targets(run)
+    assert len(targets.short_texts) == 40 and targets.short_text_targets.shape == (40, 2)
+    train = load_labelled_splits(SourceSpec(str(tiny_imdb_with_unlabelled))).train
+    scored_alone = NgramTeacher().fit(list(train.texts["text"]), train.labels).predict_proba(targets.short_texts)
+    assert np.allclose(targets.short_text_targets, scored_alone, atol=1e-5)  # each text scored as itself
+    dm = _dm(tiny_imdb_with_unlabelled, tmp_path, teacher_targets=str(run))
+    dm.prepare_data()
+    dm.setup("fit")
+    rows = dm.splits["train"]
+    assert len(rows) == len(train) + 90 + 40
+    assert np.array_equal(rows.targets[-40:], targets.short_text_targets) and (rows.labels[-40:] == -1).all()
+
+
+def test_drawn_sentences_are_one_per_review_seeded_and_cut_at_sentence_ends():
+    from data.short_texts import drawn_sentences
+
+    reviews = [f"Review {i} opens here. It has a middle!<br />And it ends? Yes." for i in range(50)] + ["...", ""]
+    drawn = drawn_sentences(reviews, count=52, seed=3)
+    assert len(drawn) == 50  # the two reviews without a word give none
+    assert set(drawn) <= {f"Review {i} opens here." for i in range(50)} | {"It has a middle!", "And it ends?", "Yes."}
+    assert len(set(drawn) - {f"Review {i} opens here." for i in range(50)}) > 0  # not always the first
+    assert drawn == drawn_sentences(reviews, count=52, seed=3) and drawn != drawn_sentences(reviews, count=52, seed=4)
+    assert len(drawn_sentences(reviews, count=10, seed=3)) == 10
+
+
+def test_a_targets_file_keeps_its_short_texts_exactly_and_older_files_have_none(tmp_path):
+    from data.teacher_targets import TeacherTargets, load_targets, save_targets
+
+    texts = ["Très bien ☺", "Dull.", "a\nb"]
+    probs = np.array([[0.1, 0.9], [0.8, 0.2], [0.5, 0.5]], dtype=np.float32)
+    common = dict(train=np.full((2, 2), 0.5, np.float32), train_digest="d", class_names=["neg", "pos"],
+                  unlabelled=np.zeros((0, 2), np.float32))
+    save_targets(tmp_path / "targets.npz", TeacherTargets(**common, short_texts=texts, short_text_targets=probs))
+    read = load_targets(tmp_path)
+    assert read.short_texts == texts and np.array_equal(read.short_text_targets, probs)
+    save_targets(tmp_path / "plain.npz", TeacherTargets(**common))
+    assert load_targets(tmp_path / "plain.npz").short_texts == []
+    with pytest.raises(ValueError, match="short-text targets for"):
+        TeacherTargets(**common, short_texts=texts, short_text_targets=probs[:2])

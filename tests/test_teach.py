@@ -52,6 +52,25 @@ def test_teach_writes_targets_and_metrics_and_resumes_from_its_members(tiny_imdb
     assert np.array_equal(load_targets(run).train, targets.train)
 
 
+def test_short_texts_are_added_to_finished_members_without_refitting_them(tiny_imdb_with_unlabelled, tmp_path, monkeypatch):
+    common = ["--members", "[ngram]", "--data.unlabelled_split", "unsupervised"]
+    fresh = tmp_path / "fresh"
+    _teach(tiny_imdb_with_unlabelled, fresh, *common, "--short_texts", "30")
+    run = tmp_path / "teach"
+    _teach(tiny_imdb_with_unlabelled, run, *common)
+
+    def refit(*args, **kwargs):
+        raise AssertionError("a finished member should only have scored the short texts")
+
+    monkeypatch.setattr("teach.ngram_member", refit)
+    _teach(tiny_imdb_with_unlabelled, run, *common, "--short_texts", "30")
+    added, expected = load_targets(run), load_targets(fresh)
+    assert added.short_texts == expected.short_texts and len(added.short_texts) == 30
+    assert np.allclose(added.short_text_targets, expected.short_text_targets, atol=1e-6)
+    _teach(tiny_imdb_with_unlabelled, run, *common, "--short_texts", "20")  # other texts: scored again
+    assert len(load_targets(run).short_texts) == 20
+
+
 def test_export_members_join_the_unlabelled_rows_and_test_is_reported_on_request(
         tiny_imdb_with_unlabelled, tiny_export, tmp_path):
     from data.sources import SourceSpec, load_labelled_splits, load_unlabelled_texts
@@ -83,6 +102,35 @@ def test_docvec_member_learns_from_text_and_labels(tiny_imdb_with_unlabelled, tm
     assert list((tmp_path / "teach" / "members").glob("docvec-*/doc2vec.model"))
 
 
+def test_ngram_docvec_member_shares_the_doc_vectors_and_weighs_them_beside_the_ngrams(tiny_imdb_with_unlabelled, tmp_path):
+    run = tmp_path / "teach"
+    metrics = _teach(tiny_imdb_with_unlabelled, run, "--members", "[docvec, ngram_docvec]",
+                     "--data.unlabelled_split", "unsupervised", "--docvec.epochs", "40", "--docvec.vector_size", "16",
+                     "--docvec.min_count", "1", "--docvec.alpha", "0.05", "--docvec.workers", "1", "--report_test", "true")
+    assert len(list((run / "members").glob("docvec-*/doc2vec.model"))) == 1  # trained once, read by both members
+    joint = metrics["members"]["ngram_docvec"]
+    assert joint["val_acc"] >= 0.9 and joint["val_acc_inferred_vectors"] >= 0.9 and joint["test_acc"] >= 0.8  # cue words
+    assert load_targets(run).unlabelled.shape == (90, 2)
+
+
+def test_dense_columns_join_the_ngram_regression():
+    from model.ngram_teacher import NgramTeacher
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 400)
+    texts = [" ".join(rng.choice(["plot", "actor", "scene", "music", "film"], 8)) for _ in labels]  # no cue words
+    signal = (labels[:, None] * 2.0 - 1.0) + rng.normal(0, 0.3, (400, 1))  # one column that carries the label
+    teacher = NgramTeacher(ngram_max=1)
+    features = teacher.vectorize(texts, fit=True)
+    teacher.fit_features(features[:300], labels[:300], dense=signal[:300])
+    held_out = teacher.predict_proba_features(features[300:], dense=signal[300:])
+    assert (held_out.argmax(axis=1) == labels[300:]).mean() >= 0.95
+    teacher.fit_features(features[:300], labels[:300])
+    assert (teacher.predict_proba_features(features[300:]).argmax(axis=1) == labels[300:]).mean() < 0.7
+    with pytest.raises(ValueError, match="rows of dense columns"):
+        teacher.predict_proba_features(features[300:], dense=signal[:10])
+
+
 def test_docvec_tokens_are_words_then_ngrams():
     from model.docvec_teacher import ngram_tokens
 
@@ -98,6 +146,8 @@ def test_bad_teach_settings_are_one_line_errors(tiny_imdb_with_unlabelled, tmp_p
         (["--data.unlabelled_split", "unlabeled"], "'unlabeled' is not a split"),
         (["--exports", json.dumps([str(tmp_path)])], "is not an export folder"),
         (["--data.val_fraction", "0"], "validation chooses the teacher"),
+        (["--ngram_docvec.C", "0"], "ngram_docvec.C and ngram_docvec.docvec_scale must be > 0"),
+        (["--short_texts", "10"], "needs data.unlabelled_split"),
     ]
     for extra, message in cases:
         with pytest.raises(SystemExit) as stopped:
