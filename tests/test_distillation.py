@@ -206,7 +206,8 @@ def test_fit_with_unlabelled_reviews_trains_and_exports(tiny_imdb_with_unlabelle
 def test_semi_supervised_stages_run_end_to_end_on_real_reviews(tmp_path):
     """Stage 1, the teaching stage and stage 2 with their configs on a few hundred real rows
     (unsupervised split included), small network: teach.py reads stage 1's export as a member,
-    stage 2 reads the teaching stage's targets and trains on the unlabelled reviews too."""
+    stage 2 reads the teaching stage's targets and trains on the unlabelled reviews and the
+    short texts drawn from them too."""
     from teach import main as teach
     from train import cli_main
 
@@ -222,11 +223,11 @@ def test_semi_supervised_stages_run_end_to_end_on_real_reviews(tmp_path):
     assert export == tmp_path / "semi" / "stage1" / "export" and (export / "network.onnx").exists()
     metrics = teach(["--config", str(ROOT / "config" / "semi_supervised" / "teach.yaml"), *data,
                      "--run_dir", str(tmp_path / "semi" / "teach"), "--exports", json.dumps([str(export)]),
-                     "--docvec.epochs", "2", "--docvec.vector_size", "16"])
-    assert set(metrics["members"]) == {"ngram", "docvec", str(export)}
+                     "--docvec.epochs", "2", "--docvec.vector_size", "16", "--short_texts", "50"])
+    assert set(metrics["members"]) == {"ngram_docvec", str(export)} and metrics["rows"]["short_texts"] == 50
     second = cli_main([*stage(2), *small, "--data.teacher_targets", str(tmp_path / "semi" / "teach")])
     train = second.datamodule.splits["train"]
-    assert (train.labels == -1).sum() == 300  # the unlabelled rows trained too
+    assert (train.labels == -1).sum() == 300 + 50  # the unlabelled rows and the short texts trained too
     assert "test/acc" in json.loads((tmp_path / "semi" / "stage2" / "metrics.json").read_text())
 
 
