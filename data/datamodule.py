@@ -156,8 +156,9 @@ class ReviewDataModule(L.LightningDataModule):
                 batch carries the teacher's class probabilities ("teacher_probs") for distillation
                 (model.distillation_weight), and the rows of the unlabelled split it scored (IMDB's
                 `unsupervised`) join the training rows with those probabilities as their only target,
-                as do the short texts it scored (teach.py's `short_texts`), if any. The file must score exactly this data's training rows (same dataset, val_fraction,
-                seed, max_samples): it is checked. Nothing is fitted here.
+                as do the short texts it scored (teach.py's `short_texts`), if any. The file must
+                score exactly this data's training rows (same dataset, val_fraction, seed,
+                max_samples): it is checked. Nothing is fitted here.
             short_texts: validate on short texts too: the first and the last sentence of each
                 validation review, labelled by their review (data/short_texts.py), as a second
                 validation loader (`val_short/*` metrics). Needs validation rows.
@@ -246,16 +247,14 @@ class ReviewDataModule(L.LightningDataModule):
             teacher = self._read_targets() if name == "train" else None
             targets = None
             if teacher is not None:
+                import datasets
+
                 targets = teacher.check_rows("train", split.texts, split.labels)
                 if teacher.unlabelled_split:
-                    import datasets
-
                     texts, extra = self._encode_unlabelled(teacher.unlabelled_split, self.tokenizer_path)
                     encoded = datasets.concatenate_datasets([encoded, extra])
                     targets = np.concatenate([targets, teacher.check_rows("unlabelled", texts)])
                 if teacher.short_texts:
-                    import datasets
-
                     encoded = datasets.concatenate_datasets([encoded, self._encode_short_texts(teacher, self.tokenizer_path)])
                     targets = np.concatenate([targets, teacher.short_text_targets])
             self.splits[name] = EncodedReviews(encoded, targets)

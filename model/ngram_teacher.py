@@ -125,10 +125,17 @@ def out_of_fold_probabilities(texts: Sequence[str], labels: np.ndarray, folds: i
     The n-gram list is learnt once from all the texts (no labels involved); the NB ratios and
     the regression of each fold see that fold's training rows only. `dense`: as in fit_features.
     """
-    labels = np.asarray(labels)
-    fold_of = fold_of_rows(len(labels), folds, seed)
     teacher = NgramTeacher(**teacher_args)
-    features = teacher.vectorize(texts, fit=True).tocsr()
+    return out_of_fold_features(teacher, teacher.vectorize(texts, fit=True), labels, folds, seed, dense)
+
+
+def out_of_fold_features(teacher: NgramTeacher, features, labels: np.ndarray, folds: int, seed: int,
+                         dense: Optional[np.ndarray] = None) -> np.ndarray:
+    """out_of_fold_probabilities on features already vectorized by `teacher` (refitted once per fold;
+    fit it on all the rows afterwards to reuse it)."""
+    labels = np.asarray(labels)
+    features = features.tocsr()
+    fold_of = fold_of_rows(len(labels), folds, seed)
     out = np.zeros((len(labels), int(labels.max()) + 1), dtype=np.float32)
     for fold in range(folds):
         held_out = fold_of == fold

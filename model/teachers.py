@@ -58,10 +58,12 @@ class TeachingRows:
 
 def ngram_member(rows: TeachingRows, folds: int, seed: int, settings: dict, test: bool = False) -> dict:
     """NB-weighted logistic regression over word 1-3-grams (model/ngram_teacher.py)."""
-    from model.ngram_teacher import NgramTeacher, out_of_fold_probabilities
+    from model.ngram_teacher import NgramTeacher, out_of_fold_features
 
-    out = {"train": out_of_fold_probabilities(rows.train_texts, rows.train_labels, folds=folds, seed=seed, **settings)}
-    teacher = NgramTeacher(**settings).fit(rows.train_texts, rows.train_labels)
+    teacher = NgramTeacher(**settings)
+    features = teacher.vectorize(rows.train_texts, fit=True)  # once, for the folds and the full fit
+    out = {"train": out_of_fold_features(teacher, features, rows.train_labels, folds, seed)}
+    teacher.fit_features(features, rows.train_labels)
     out["val"] = teacher.predict_proba(rows.val_texts)
     out["unlabelled"] = teacher.predict_proba(rows.unlabelled_texts) if rows.unlabelled_texts else _empty(out["val"])
     if rows.short_texts:
@@ -121,7 +123,7 @@ def ngram_docvec_member(rows: TeachingRows, folds: int, seed: int, ngram_setting
     Thongtan & Phienthrakul 2019 join dv-cosine and NB-weighted n-grams: one model weighs both
     kinds of evidence per review, where averaging two models' log-odds weighs them alike for all.
     The doc vectors are the docvec member's (the same `folder`), trained once for both."""
-    from model.ngram_teacher import NgramTeacher, out_of_fold_probabilities
+    from model.ngram_teacher import NgramTeacher, out_of_fold_features
 
     docvec, train, val, unlabelled = trained_doc_vectors(rows, seed, docvec_settings, folder, log)
     mean, std = train.mean(axis=0), train.std(axis=0) + EPS  # the vectors' own statistics: no labels
@@ -129,18 +131,19 @@ def ngram_docvec_member(rows: TeachingRows, folds: int, seed: int, ngram_setting
     def columns(vectors: np.ndarray) -> np.ndarray:
         return (vectors - mean) / std * docvec_scale
 
-    settings = {**ngram_settings, "C": C}
-    out = {"train": out_of_fold_probabilities(rows.train_texts, rows.train_labels, folds=folds, seed=seed,
-                                              dense=columns(train), **settings)}
-    teacher = NgramTeacher(**settings)
-    teacher.fit_features(teacher.vectorize(rows.train_texts, fit=True), rows.train_labels, dense=columns(train))
+    teacher = NgramTeacher(**{**ngram_settings, "C": C})
+    features = teacher.vectorize(rows.train_texts, fit=True)  # the n-gram list: from the training text, once
+    out = {"train": out_of_fold_features(teacher, features, rows.train_labels, folds, seed, dense=columns(train))}
+    teacher.fit_features(features, rows.train_labels, dense=columns(train))
 
     def score(texts: Sequence[str], vectors: np.ndarray) -> np.ndarray:
         return teacher.predict_proba_features(teacher.vectorize(texts), dense=columns(vectors))
 
-    out["val"] = score(rows.val_texts, val)
+    val_features = teacher.vectorize(rows.val_texts)
+    out["val"] = teacher.predict_proba_features(val_features, dense=columns(val))
     out["unlabelled"] = score(rows.unlabelled_texts, unlabelled) if rows.unlabelled_texts else _empty(out["val"])
-    out["val_inferred"] = score(rows.val_texts, docvec.infer_vectors(rows.val_texts))  # as the test rows get theirs
+    out["val_inferred"] = teacher.predict_proba_features(  # as the test rows get theirs
+        val_features, dense=columns(docvec.infer_vectors(rows.val_texts)))
     if rows.short_texts:
         out["short"] = score(rows.short_texts, docvec.infer_vectors(rows.short_texts))
     if test:

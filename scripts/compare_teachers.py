@@ -86,11 +86,11 @@ def main(argv: list[str] | None = None) -> dict:
 
     from data.sources import SourceSpec, load_labelled_splits, load_unlabelled_texts
 
-    names = [spec.split("=", 1)[0] for spec in args.member]
+    fitted = [spec.split("=", 1)[0] for spec in args.member]
     taught = taught_members(args.teach_run) if args.teach_run else {}
-    if set(taught) & set(names):
-        parser.error(f"--teach-run has members named as --member ones: {sorted(set(taught) & set(names))}")
-    names += list(taught)
+    if set(taught) & set(fitted):
+        parser.error(f"--teach-run has members named as --member ones: {sorted(set(taught) & set(fitted))}")
+    names = fitted + list(taught)
     unknown = {name for combo in args.average for name in combo.split("+")} - set(names)
     if not 0 < args.val_fraction < 1:
         parser.error(f"--val-fraction must be in (0, 1): teachers are chosen on the validation split, got {args.val_fraction}")
@@ -101,7 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     texts = {name: list(getattr(splits, name).texts["text"]) for name in ("val", "test")}  # read once, for every member
     unlabelled = list(load_unlabelled_texts(spec, args.unlabelled_split)["text"]) if args.unlabelled_split else []
     probabilities = {name: member_probabilities(member, splits, texts, unlabelled, args.docvec_model)
-                     for name, member in zip(names, args.member)}
+                     for name, member in zip(fitted, args.member)}
     for name, scores in taught.items():
         if any(len(scores[split]) != len(texts[split]) for split in ("val", "test")):
             parser.error(f"--teach-run: {name}'s scores are for other rows than these splits (dataset, --val-fraction, --seed)")
