@@ -13,15 +13,22 @@ from pathlib import Path
 
 from lightning.pytorch.callbacks import ModelCheckpoint
 from lightning.pytorch.cli import LightningCLI
+from lightning.pytorch.trainer.states import TrainerFn
 
 from data.text_encoding import ConfigError
 
 
 class BestAndLastCheckpoint(ModelCheckpoint):
-    """ModelCheckpoint whose last.ckpt follows every epoch, and that keeps the newest epoch when nothing validates.
+    """ModelCheckpoint whose last.ckpt follows every epoch, whose best checkpoint holds the weights its
+    score was measured on, and that keeps the newest epoch when nothing validates.
 
     Lightning 2.6 rewrites last.ckpt only when it also saved a top-k checkpoint, so after an
     epoch that did not improve, `--ckpt_path last` would silently go back to the best epoch.
+    With `every_n_train_steps`, Lightning ranks and saves top-k checkpoints at those steps only,
+    scored by the last validation: the "best" file would hold weights trained some steps past the
+    ones validated, and an improvement in the final epoch would never be saved. Here the step
+    saves write last.ckpt alone (from the first epoch on, so it resumes too), and checkpoints are
+    ranked right after each validation, as without step saves.
     With no validation rows (`--data.val_fraction 0`) there is no metric to rank epochs by:
     the "best" checkpoint is then the newest, so fit tests and exports the last epoch.
     """
@@ -32,14 +39,33 @@ class BestAndLastCheckpoint(ModelCheckpoint):
             self.filename = "epoch{epoch:02d}"
         super().setup(trainer, pl_module, stage)
 
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self._every_n_train_steps < 1:
+            super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+        elif trainer.global_step % self._every_n_train_steps == 0 and not self._should_skip_saving_checkpoint(trainer):
+            self._save_last_checkpoint(trainer, self._monitor_candidates(trainer))
+
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         super().on_train_epoch_end(trainer, pl_module)
+        if self._should_save_on_train_epoch_end(trainer):
+            self._rank_after_validation(trainer)
         self._save_last_if_missed(trainer)
 
     def on_validation_end(self, trainer, pl_module) -> None:
         super().on_validation_end(trainer, pl_module)
         if not self._should_save_on_train_epoch_end(trainer):
+            self._rank_after_validation(trainer)
             self._save_last_if_missed(trainer)
+
+    def _rank_after_validation(self, trainer) -> None:
+        """What Lightning does after every epoch without step saves: top-k, then last.ckpt with the new ranking."""
+        if self._every_n_train_steps < 1 or trainer.fast_dev_run or trainer.sanity_checking:
+            return
+        if trainer.state.fn != TrainerFn.FITTING:
+            return
+        candidates = self._monitor_candidates(trainer)
+        self._save_topk_checkpoint(trainer, candidates)
+        self._save_last_checkpoint(trainer, candidates)
 
     def _save_last_if_missed(self, trainer) -> None:
         # _should_skip_saving_checkpoint is also true when this step was saved already.

@@ -26,8 +26,8 @@ from tests.figures import record_figure
 
 pytestmark = pytest.mark.slow
 
-# Step checkpoints monitor val/acc, so Lightning defers them until the first validation: the first
-# mid-epoch last.ckpt is written in epoch 1. The kill lands 2 steps after it, still in epoch 1.
+# Step saves write last.ckpt from the first epoch on (model/training_cli.py); the kill lands 2 steps
+# after the first one in epoch 1, so the resumed run has an epoch's validation and ranking behind it.
 CHECKPOINT_EVERY = 5
 MAX_EPOCHS = 4  # as the tiny_run fixture, the uninterrupted reference
 
