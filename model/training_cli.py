@@ -59,9 +59,8 @@ class BestAndLastCheckpoint(ModelCheckpoint):
 
     def _rank_after_validation(self, trainer) -> None:
         """What Lightning does after every epoch without step saves: top-k, then last.ckpt with the new ranking."""
-        if self._every_n_train_steps < 1 or trainer.fast_dev_run or trainer.sanity_checking:
-            return
-        if trainer.state.fn != TrainerFn.FITTING:
+        # _should_skip_saving_checkpoint, less its "this step was saved already": a step save may have.
+        if self._every_n_train_steps < 1 or trainer.fast_dev_run or trainer.sanity_checking or trainer.state.fn != TrainerFn.FITTING:
             return
         candidates = self._monitor_candidates(trainer)
         self._save_topk_checkpoint(trainer, candidates)
