@@ -75,8 +75,9 @@ class SentimentClassifier(L.LightningModule):
                 whose loss is added to the clean one (Miyato et al. 2017); 0 = off. About doubles step time.
             distillation_weight: share of the training loss that follows a teacher's class probabilities
                 (data.teacher_targets) instead of the labels: (1 - w) * loss(labels) + w * loss(teacher); 0 = labels only.
-            pretrained_encoder: an encoder.pt from pretrain_lm.py: its embedding, GRU and LSTM weights
-                start a new fit (a resumed fit keeps its checkpoint's); the head starts fresh.
+            pretrained_encoder: an encoder.pt from pretrain_lm.py (embedding, GRU and LSTM weights) or from
+                pretrain_word_vectors.py (the embedding alone): they start a new fit (a resumed fit keeps
+                its checkpoint's); the rest starts fresh.
         """
         super().__init__()
         if lr <= 0:

@@ -71,11 +71,13 @@ class EncoderLanguageModel(L.LightningModule):
         return torch.optim.Adam(self.parameters(), lr=self.hparams.lr)
 
 
-def copy_encoder_weights(source: SentimentNet, target: SentimentNet) -> list[str]:
-    """Copy the embedding, GRU and LSTM weights from a pretrained net into a classifier's net;
-    the head stays as it is. Returns the copied names; raises if the sizes differ."""
+def copy_encoder_weights(
+    source: SentimentNet, target: SentimentNet, prefixes: tuple[str, ...] = ENCODER_PREFIXES
+) -> list[str]:
+    """Copy the embedding, GRU and LSTM weights (or those of `prefixes`) from a pretrained net into a
+    classifier's net; the head stays as it is. Returns the copied names; raises if the sizes differ."""
     source_state = source.state_dict()
-    copied = [name for name in target.state_dict() if name.startswith(ENCODER_PREFIXES)]
+    copied = [name for name in target.state_dict() if name.startswith(prefixes)]
     missing = [name for name in copied if name not in source_state]
     if missing:
         raise ValueError(f"pretrained encoder lacks {missing}")
@@ -89,7 +91,13 @@ def tokenizer_digest(tokenizer_path: str | Path) -> str:
 
 def save_encoder(net: SentimentNet, path: str | Path, tokenizer_path: str | Path) -> None:
     """The encoder's weights, with the digest of the tokenizer whose ids its embedding rows follow."""
-    state = {name: tensor for name, tensor in net.state_dict().items() if name.startswith(ENCODER_PREFIXES)}
+    save_encoder_state({name: tensor for name, tensor in net.state_dict().items() if name.startswith(ENCODER_PREFIXES)},
+                       path, tokenizer_path)
+
+
+def save_encoder_state(state: dict[str, torch.Tensor], path: str | Path, tokenizer_path: str | Path) -> None:
+    """Encoder tensors by their SentimentNet names: all of them, or whole modules of them (word vectors:
+    the embedding alone)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"state_dict": state, "tokenizer_sha256": tokenizer_digest(tokenizer_path)}, path)
@@ -100,19 +108,25 @@ def load_encoder(path: str | Path, target: SentimentNet, tokenizer_path: str | P
     pretrained with another tokenizer (its embedding rows would mean other words) or has other sizes."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"model.pretrained_encoder: no such file {str(path)!r} (pretrain_lm.py writes <run>/encoder.pt)")
+        raise ConfigError(f"model.pretrained_encoder: no such file {str(path)!r} "
+                          "(pretrain_lm.py and pretrain_word_vectors.py write <run>/encoder.pt)")
     saved = torch.load(path, map_location="cpu", weights_only=True)
     if saved.get("tokenizer_sha256") != tokenizer_digest(tokenizer_path):
         raise ConfigError(
-            f"model.pretrained_encoder {str(path)!r} was pretrained with another tokenizer: give the language model "
-            "the classifier's data settings (dataset, vocab_size, val_fraction, seed)"
+            f"model.pretrained_encoder {str(path)!r} was pretrained with another tokenizer: give its pretraining "
+            "stage the classifier's data settings (dataset, vocab_size, val_fraction, seed)"
         )
+    state = saved["state_dict"]
+    # Whole modules only: a file may leave out the GRU and LSTM (word vectors) but not half of one.
+    modules = [prefix for prefix in ENCODER_PREFIXES if any(name.startswith(prefix) for name in state)]
+    if "embedding." not in modules:
+        raise ConfigError(f"model.pretrained_encoder {str(path)!r} lacks the embedding")
     source = SentimentNet(target.config)
     try:
-        missing = source.load_state_dict(saved["state_dict"], strict=False).missing_keys
+        missing = source.load_state_dict(state, strict=False).missing_keys
     except RuntimeError as error:
         raise ConfigError(f"model.pretrained_encoder {str(path)!r} does not fit model.*: {error}") from None
-    missing = [name for name in missing if name.startswith(ENCODER_PREFIXES)]
+    missing = [name for name in missing if name.startswith(tuple(modules))]
     if missing:
         raise ConfigError(f"model.pretrained_encoder {str(path)!r} lacks {missing}")
-    return copy_encoder_weights(source, target)
+    return copy_encoder_weights(source, target, tuple(modules))

@@ -35,3 +35,15 @@ def test_stage_one_teacher_has_the_width_its_results_were_measured_at():
     stage1 = model_section("default.yaml", "semi_supervised/stage1.yaml")
     stage2 = model_section("default.yaml", "semi_supervised/stage2.yaml")
     assert (stage1["gru_hidden"], stage1["lstm_hidden"]) == (stage2["gru_hidden"], stage2["lstm_hidden"])
+
+
+def test_word_vectors_fit_the_stage_two_embedding_and_tokenizer():
+    """pretrain_word_vectors.py's config is read by no CLI that links it to the classifier's, so the sizes
+    and the settings that shape the tokenizer and the encoded reviews are checked here, before a stage
+    is spent on them."""
+    vectors = yaml.safe_load((ROOT / "config" / "semi_supervised" / "word_vectors.yaml").read_text())
+    stage2 = model_section("default.yaml", "semi_supervised/stage2.yaml")
+    assert vectors["word2vec"]["vector_size"] == stage2["embedding_dim"]
+    classifier = yaml.safe_load((ROOT / "config" / "default.yaml").read_text())["data"]
+    tokenizer_keys = ("dataset", "vocab_size", "max_length", "truncation", "val_fraction", "seed")
+    assert {key: vectors["data"][key] for key in tokenizer_keys} == {key: classifier[key] for key in tokenizer_keys}
