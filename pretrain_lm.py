@@ -20,7 +20,7 @@ from lightning.pytorch.cli import LightningCLI
 
 from data.lm_datamodule import LanguageModelDataModule
 from data.text_encoding import ConfigError, check_encoding_args
-from model.lm_module import EncoderLanguageModel, save_encoder
+from model.lm_module import ENCODER_FILE, EncoderLanguageModel, save_encoder
 from model.training_cli import add_checkpoint_arguments, continue_last_run, run_cli
 
 
@@ -43,7 +43,7 @@ class LanguageModelCLI(LightningCLI):
             return
         best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
         model = type(self.model).load_from_checkpoint(best, map_location="cpu") if best else self.model
-        path = Path(trainer.log_dir) / "encoder.pt"
+        path = Path(trainer.log_dir) / ENCODER_FILE
         save_encoder(model.net, path, self.datamodule.tokenizer_path)
         print(f"encoder written to {path} (from {best or 'the last step'})")
 

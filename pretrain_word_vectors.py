@@ -24,9 +24,8 @@ from jsonargparse import ActionConfigFile, ArgumentParser
 from data.datamodule import ReviewDataModule
 from data.lm_datamodule import LanguageModelDataModule
 from data.text_encoding import ConfigError
+from model.lm_module import ENCODER_FILE
 from model.word_vectors import fit_word_vectors, save_embedding
-
-ENCODER_FILE = "encoder.pt"
 
 
 def build_parser() -> ArgumentParser:

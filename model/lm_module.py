@@ -23,6 +23,7 @@ from model.lm_heads import LanguageModelHeads, direction_states
 from model.network import SentimentNet, SentimentNetConfig
 
 ENCODER_PREFIXES = ("embedding.", "gru.", "lstm.")
+ENCODER_FILE = "encoder.pt"  # what pretrain_lm.py and pretrain_word_vectors.py write into their run folder
 
 
 class EncoderLanguageModel(L.LightningModule):

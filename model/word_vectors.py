@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from data.text_encoding import ConfigError
+from model.gensim_corpus import ShuffledPasses
 from model.lm_module import save_encoder_state
 
 
@@ -27,18 +28,11 @@ def _stable_hash(text: str) -> int:
     return zlib.crc32(text.encode())
 
 
-class _Reviews:
-    """The reviews as lists of token strings, in a new seeded order on every pass: word2vec's
-    learning rate decays within a pass, and IMDB's training split is sorted by label."""
+class _Reviews(ShuffledPasses):
+    """Reviews of token ids, read as lists of token strings (gensim's vocabulary keys)."""
 
-    def __init__(self, rows: Sequence[np.ndarray], seed: int) -> None:
-        self.rows, self.seed, self.passes = rows, seed, 0
-
-    def __iter__(self):
-        order = np.random.default_rng([self.seed, self.passes]).permutation(len(self.rows))
-        self.passes += 1
-        for index in order:
-            yield [str(token) for token in self.rows[index].tolist()]
+    def read(self, index: int) -> list[str]:
+        return [str(token) for token in self.items[index].tolist()]
 
 
 def fit_word_vectors(
